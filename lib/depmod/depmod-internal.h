@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "depmod/config.h"
+#include "depmod/modfile.h"
+#include "kmodimg/depmod.h"
+#include "util/buf.h"
+#include "util/strmap.h"
+
+struct mod {
+	char *path;          /* as found: <dirname>/<relpath>, or absolute for externals */
+	const char *relpath; /* inside path, NULL outside the module directory */
+	char *uncrelpath;    /* relpath with its name cut to "<modname>.ko", for modules.order */
+	char *modname;
+	size_t baselen;      /* offset of the last '/' in path */
+	size_t modnamesz;    /* strlen(modname) + 1 */
+	int sort_idx;
+	uint32_t idx;        /* position in modules.dep: the index priority */
+	uint32_t dep_sort_idx;
+	uint32_t users;
+	uint32_t stamp;      /* scratch for walks over the dependency graph */
+	struct mod **deps;
+	uint32_t n_deps, cap_deps;
+	struct kmi_modfile file;
+	int read_err;
+};
+
+struct symbol {
+	const char *name;
+	uint64_t crc;
+	struct mod *owner; /* NULL for the kernel's own symbols */
+};
+
+struct dir_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct depmod {
+	const struct kmodimg_depmod_opts *o;
+	struct kmi_depmod_cfg cfg;
+	char *dirname; /* <basedir>/lib/modules/<kver> */
+	size_t dirnamelen;
+	char *outdirname;
+	struct mod **mods; /* during the walk: every module added, NULL where replaced */
+	size_t n_mods, cap_mods;
+	struct kmi_strmap by_name;
+	struct kmi_strmap by_uncrelpath;
+	struct kmi_strmap symbols;
+	struct kmi_arena arena;
+	struct kmi_arena *thread_arenas;
+	size_t n_thread_arenas;
+	struct dir_id *dirstack; /* the directories being walked, to catch loops */
+	size_t n_dirstack, cap_dirstack;
+	unsigned strict_errors; /* what kmod would let pass but we do not */
+};
+
+/* walk.c */
+int depmod_search(struct depmod *dm);
+int depmod_add_path(struct depmod *dm, const char *path);
+bool depmod_ext_ok(const char *name, size_t len);
+int depmod_up_to_date(struct depmod *dm);
+
+/* load.c */
+int depmod_order(struct depmod *dm);
+int depmod_load(struct depmod *dm);
+void depmod_symbol_add(struct depmod *dm, const char *name, bool prefix_skipped, uint64_t crc,
+		       struct mod *owner);
+int depmod_load_kernel_symbols(struct depmod *dm);
+int depmod_resolve(struct depmod *dm);
+
+/* output.c */
+int depmod_output(struct depmod *dm);
+void depmod_mod_line(const struct depmod *dm, struct mod *mod, struct kmi_buf *b);
+
+const char *modname_normalize(const char *name, char *buf, size_t bufsz, size_t *len);

@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Ordering, reading and linking the modules found: kmod's hash order and
+ * modules.order sort, a parallel read of every module file, the symbol
+ * table, and the topological sort whose numbers order each modules.dep line.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "depmod/depmod-internal.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/xalloc.h"
+
+/* kmod's module hash has 512 buckets; iterating it gives the base order. */
+#define MODULE_BUCKETS 512
+
+static int mod_hash_cmp(const void *pa, const void *pb)
+{
+	const struct mod *a = *(struct mod *const *)pa, *b = *(struct mod *const *)pb;
+	uint32_t ha = kmi_hash_superfast(a->modname, a->modnamesz - 1) & (MODULE_BUCKETS - 1);
+	uint32_t hb = kmi_hash_superfast(b->modname, b->modnamesz - 1) & (MODULE_BUCKETS - 1);
+
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	return strcmp(a->modname, b->modname);
+}
+
+static int mod_sort_cmp(const void *pa, const void *pb)
+{
+	const struct mod *a = *(struct mod *const *)pa, *b = *(struct mod *const *)pb;
+
+	if (a->sort_idx != b->sort_idx)
+		return a->sort_idx < b->sort_idx ? -1 : 1;
+	/* glibc's qsort is a stable merge sort here: keep the hash order */
+	return a->idx < b->idx ? -1 : (a->idx > b->idx);
+}
+
+static int read_whole(const char *path, struct kmi_buf *b)
+{
+	FILE *f = fopen(path, "re");
+	char tmp[65536];
+	size_t n;
+
+	if (f == NULL)
+		return -errno;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		kmi_buf_put(b, tmp, n);
+	n = (size_t)ferror(f);
+	fclose(f);
+	return n ? -EIO : 0;
+}
+
+/* Lines as fgets() into a PATH_MAX buffer would cut them. */
+static const char *next_chunk(const struct kmi_buf *b, size_t *pos, size_t *len)
+{
+	const char *start = b->data + *pos, *nl;
+	size_t left = b->len - *pos;
+
+	if (left == 0)
+		return NULL;
+	if (left > PATH_MAX - 1)
+		left = PATH_MAX - 1;
+	nl = memchr(start, '\n', left);
+	*len = nl ? (size_t)(nl - start) + 1 : left;
+	*pos += *len;
+	return start;
+}
+
+static void sort_by_modules_order(struct depmod *dm)
+{
+	struct kmi_buf b = { 0 };
+	_cleanup_free_ char *file = xasprintf("%s/modules.order", dm->dirname);
+	size_t pos = 0, len;
+	unsigned idx = 0, total;
+	const char *line;
+	int err = read_whole(file, &b);
+
+	if (err < 0) {
+		kmi_warn("could not open modules.order at %s: %s\n", dm->dirname, strerror(-err));
+		return;
+	}
+	while ((line = next_chunk(&b, &pos, &len)) != NULL) {
+		idx++;
+		if (line[len - 1] != '\n') {
+			kmi_err("%s/modules.order:%u corrupted line misses '\\n'\n", dm->dirname, idx);
+			kmi_buf_free(&b);
+			return;
+		}
+	}
+	total = idx + 1;
+	idx = 0;
+	pos = 0;
+	while ((line = next_chunk(&b, &pos, &len)) != NULL) {
+		char key[PATH_MAX];
+		struct mod *mod;
+
+		idx++;
+		memcpy(key, line, len - 1);
+		key[len - 1] = '\0';
+		/* a later line for the same module wins, as in kmod 30 */
+		mod = kmi_strmap_get(&dm->by_uncrelpath, key);
+		if (mod != NULL)
+			mod->sort_idx = (int)(idx - total);
+	}
+	kmi_buf_free(&b);
+
+	qsort(dm->mods, dm->n_mods, sizeof(*dm->mods), mod_sort_cmp);
+	for (size_t i = 0; i < dm->n_mods; i++)
+		dm->mods[i]->idx = (uint32_t)i;
+}
+
+int depmod_order(struct depmod *dm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dm->n_mods; i++) {
+		if (dm->mods[i] != NULL)
+			dm->mods[n++] = dm->mods[i];
+	}
+	dm->n_mods = n;
+	if (n >= UINT16_MAX) {
+		kmi_err("too many modules: %zu (kmod's limit is %u)\n", n, UINT16_MAX - 1);
+		return -E2BIG;
+	}
+	qsort(dm->mods, n, sizeof(*dm->mods), mod_hash_cmp);
+	for (size_t i = 0; i < n; i++)
+		dm->mods[i]->idx = (uint32_t)i;
+	sort_by_modules_order(dm);
+	return 0;
+}
+
+/* Parallel read ------------------------------------------------------------ */
+
+struct reader {
+	struct depmod *dm;
+	atomic_size_t next;
+};
+
+struct reader_arg {
+	struct reader *r;
+	struct kmi_arena *arena;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader_arg *a = p;
+	struct depmod *dm = a->r->dm;
+
+	for (;;) {
+		size_t i = atomic_fetch_add(&a->r->next, 1);
+		struct mod *mod;
+
+		if (i >= dm->n_mods)
+			break;
+		mod = dm->mods[i];
+		mod->read_err = kmi_modfile_read(mod->path, a->arena, 0, &mod->file);
+	}
+	return NULL;
+}
+
+static int thread_count(const struct depmod *dm)
+{
+	long n = dm->o->threads > 0 ? dm->o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	if (n > 16)
+		n = 16;
+	if ((size_t)n > dm->n_mods / 16 + 1)
+		n = (long)(dm->n_mods / 16 + 1); /* tiny trees: threads cost more than they give */
+	return (int)n;
+}
+
+static void read_all(struct depmod *dm)
+{
+	struct reader r = { .dm = dm };
+	int n = thread_count(dm);
+	pthread_t tid[16];
+	struct reader_arg args[16];
+	int started = 0;
+
+	kmi_modfile_init();
+	dm->thread_arenas = xcalloc((size_t)n, sizeof(*dm->thread_arenas));
+	dm->n_thread_arenas = (size_t)n;
+	for (int t = 0; t < n; t++) {
+		args[t].r = &r;
+		args[t].arena = &dm->thread_arenas[t];
+	}
+	for (int t = 1; t < n; t++) {
+		if (pthread_create(&tid[t], NULL, reader_main, &args[t]) != 0)
+			break;
+		started = t;
+	}
+	reader_main(&args[0]);
+	for (int t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+}
+
+/* Report what kmod would have read silently; 0 if every module was sound. */
+static unsigned report_bad_modules(struct depmod *dm)
+{
+	unsigned bad = 0;
+	int prio = dm->o->keep_going ? KMI_LOG_WARN : KMI_LOG_ERR;
+
+	for (size_t i = 0; i < dm->n_mods; i++) {
+		struct mod *mod = dm->mods[i];
+		if (mod->read_err < 0) {
+			kmi_log(prio, "could not read module %s: %s\n", mod->path,
+				strerror(-mod->read_err));
+			bad++;
+		} else if (mod->file.problem != NULL) {
+			kmi_log(prio, "corrupt or truncated module %s: %s\n", mod->path,
+				mod->file.problem);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* Symbols ------------------------------------------------------------------- */
+
+void depmod_symbol_add(struct depmod *dm, const char *name, bool prefix_skipped, uint64_t crc,
+		       struct mod *owner)
+{
+	struct symbol *sym;
+
+	if (!prefix_skipped && name[0] == dm->o->symbol_prefix && name[0] != '\0')
+		name++;
+	sym = kmi_arena_alloc(&dm->arena, sizeof(*sym));
+	sym->name = kmi_arena_strdup(&dm->arena, name);
+	sym->crc = crc;
+	sym->owner = owner;
+	/* a later definition replaces an earlier one, as kmod's hash_add() does */
+	kmi_strmap_put(&dm->symbols, sym->name, sym);
+}
+
+static struct symbol *symbol_find(const struct depmod *dm, const char *name)
+{
+	if (name[0] == '.') /* PPC64: .foo is foo */
+		name++;
+	if (name[0] == dm->o->symbol_prefix && name[0] != '\0')
+		name++;
+	return kmi_strmap_get(&dm->symbols, name);
+}
+
+static void add_fake_symbols(struct depmod *dm)
+{
+	depmod_symbol_add(dm, "__this_module", true, 0, NULL);
+	depmod_symbol_add(dm, "_GLOBAL_OFFSET_TABLE_", true, 0, NULL);
+	if (symbol_find(dm, "TOC.") == NULL)
+		depmod_symbol_add(dm, "TOC.", true, 0, NULL);
+}
+
+static int load_symvers(struct depmod *dm, const char *file)
+{
+	struct kmi_buf b = { 0 };
+	size_t pos = 0;
+	unsigned lineno = 0;
+	int err = read_whole(file, &b);
+
+	if (err < 0)
+		return err;
+	kmi_buf_putc(&b, '\0');
+	b.len--;
+	while (pos < b.len) {
+		char *line = b.data + pos, *nl = memchr(line, '\n', b.len - pos), *save = NULL;
+		char *ver, *sym, *where, *end;
+		uint64_t crc;
+
+		char saved = 0;
+
+		/* kmod's fgets() keeps the newline in the last token: so does this */
+		pos = nl ? (size_t)(nl - b.data) + 1 : b.len;
+		if (nl) {
+			saved = nl[1];
+			nl[1] = '\0';
+		}
+		lineno++;
+		ver = strtok_r(line, " \t", &save);
+		sym = strtok_r(NULL, " \t", &save);
+		where = strtok_r(NULL, " \t", &save);
+		if (ver && sym && where && streq(where, "vmlinux")) {
+			crc = strtoull(ver, &end, 16);
+			if (*end != '\0')
+				kmi_err("%s:%u Invalid symbol version %s\n", file, lineno, ver);
+			else
+				depmod_symbol_add(dm, sym, false, crc, NULL);
+		}
+		if (nl)
+			nl[1] = saved;
+	}
+	add_fake_symbols(dm);
+	kmi_buf_free(&b);
+	return 0;
+}
+
+static int load_system_map(struct depmod *dm, const char *file)
+{
+	static const char ksym[] = "__ksymtab_";
+	struct kmi_buf b = { 0 };
+	size_t pos = 0;
+	unsigned lineno = 0;
+	int err = read_whole(file, &b);
+
+	if (err < 0)
+		return err;
+	kmi_buf_putc(&b, '\0');
+	b.len--;
+	while (pos < b.len) {
+		char *line = b.data + pos, *nl = memchr(line, '\n', b.len - pos), *p;
+
+		pos = nl ? (size_t)(nl - b.data) + 1 : b.len;
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		p = strchr(line, ' ');
+		if (p != NULL)
+			p = strchr(p + 1, ' ');
+		if (p == NULL) {
+			kmi_err("%s:%u: invalid line: %s\n", file, lineno, line);
+			continue;
+		}
+		p++;
+		if (p[0] == dm->o->symbol_prefix && p[0] != '\0')
+			p++;
+		if (strncmp(p, ksym, sizeof(ksym) - 1) != 0)
+			continue;
+		depmod_symbol_add(dm, p + sizeof(ksym) - 1, true, 0, NULL);
+	}
+	add_fake_symbols(dm);
+	kmi_buf_free(&b);
+	return 0;
+}
+
+int depmod_load_kernel_symbols(struct depmod *dm)
+{
+	const char *file = dm->o->symvers ? dm->o->symvers : dm->o->system_map;
+	int err;
+
+	if (file == NULL)
+		return 0;
+	err = dm->o->symvers ? load_symvers(dm, file) : load_system_map(dm, file);
+	if (err < 0)
+		kmi_log(KMI_LOG_CRIT, "could not load %s: %s\n", file, strerror(-err));
+	return err;
+}
+
+int depmod_load(struct depmod *dm)
+{
+	unsigned bad;
+
+	read_all(dm);
+	bad = report_bad_modules(dm);
+	if (bad > 0 && !dm->o->keep_going) {
+		kmi_err("%u module%s could not be read; nothing was written (--keep-going "
+			"writes what kmod would)\n", bad, bad == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < dm->n_mods; i++) {
+		struct mod *mod = dm->mods[i];
+		for (uint32_t s = 0; s < mod->file.n_exports; s++)
+			depmod_symbol_add(dm, mod->file.exports[s].name, false,
+					  mod->file.exports[s].crc, mod);
+	}
+	return 0;
+}
+
+/* Dependencies ------------------------------------------------------------- */
+
+static void add_dependency(struct depmod *dm, struct mod *mod, const struct symbol *sym)
+{
+	struct mod *owner = sym->owner;
+
+	if (owner == NULL)
+		return;
+	for (uint32_t i = 0; i < mod->n_deps; i++) {
+		if (mod->deps[i] == owner)
+			return;
+	}
+	if (mod->n_deps == mod->cap_deps) {
+		mod->cap_deps = mod->cap_deps ? mod->cap_deps * 2 : 4;
+		mod->deps = xreallocarray(mod->deps, mod->cap_deps, sizeof(*mod->deps));
+	}
+	mod->deps[mod->n_deps++] = owner;
+	owner->users++;
+	if (dm->o->verbose)
+		printf("%s needs \"%s\": %s\n", mod->path, sym->name, owner->path);
+}
+
+static void resolve_module(struct depmod *dm, struct mod *mod)
+{
+	bool errsyms = dm->o->errsyms && (dm->o->symvers || dm->o->system_map);
+	bool check_crc = dm->o->symvers != NULL;
+
+	for (uint32_t i = 0; i < mod->file.n_imports; i++) {
+		const struct kmi_import *imp = &mod->file.imports[i];
+		const struct symbol *sym = symbol_find(dm, imp->name);
+
+		if (sym == NULL) {
+			if (errsyms && !imp->weak)
+				kmi_warn("%s needs unknown symbol %s\n", mod->path, imp->name);
+			continue;
+		}
+		if (check_crc && errsyms && sym->crc != imp->crc && !imp->weak)
+			kmi_warn("%s disagrees about version of symbol %s\n", mod->path,
+				 imp->name);
+		add_dependency(dm, mod, sym);
+	}
+}
+
+static struct mod *first_unplaced_dep(const struct mod *m)
+{
+	for (uint32_t i = 0; i < m->n_deps; i++) {
+		if (m->deps[i]->dep_sort_idx == UINT32_MAX)
+			return m->deps[i];
+	}
+	return NULL;
+}
+
+/*
+ * Every module the sort could not place has an unplaced dependency, so
+ * following them from `start` must come back to a module of this walk: that
+ * loop is a cycle, named once.
+ */
+static void report_cycle(struct mod *start, uint32_t stamp)
+{
+	struct kmi_buf b = { 0 };
+	struct mod *m = start, *first;
+
+	while (m != NULL && m->stamp == 0) {
+		m->stamp = stamp;
+		m = first_unplaced_dep(m);
+	}
+	if (m == NULL || m->stamp != stamp)
+		return; /* ran into a cycle that was already reported */
+	first = m;
+	do {
+		kmi_buf_printf(&b, "%s -> ", m->modname);
+		m = first_unplaced_dep(m);
+	} while (m != NULL && m != first);
+	kmi_buf_printf(&b, "%s", first->modname);
+	kmi_err("Cycle detected: %s\n", b.data);
+	kmi_buf_free(&b);
+}
+
+static int topo_sort(struct depmod *dm)
+{
+	size_t n = dm->n_mods, n_roots = 0, n_sorted = 0;
+	uint32_t *users = xmalloc(n * sizeof(*users)), *roots = xmalloc(n * sizeof(*roots));
+
+	for (size_t i = 0; i < n; i++) {
+		users[i] = dm->mods[i]->users;
+		dm->mods[i]->dep_sort_idx = UINT32_MAX;
+		if (users[i] == 0)
+			roots[n_roots++] = (uint32_t)i;
+	}
+	/* Kahn's algorithm with a stack: modules nothing uses come first */
+	while (n_roots > 0) {
+		struct mod *src = dm->mods[roots[--n_roots]];
+		src->dep_sort_idx = (uint32_t)n_sorted++;
+		for (uint32_t d = 0; d < src->n_deps; d++) {
+			uint32_t di = src->deps[d]->idx;
+			if (--users[di] == 0)
+				roots[n_roots++] = di;
+		}
+	}
+	free(users);
+	free(roots);
+	if (n_sorted < n) {
+		uint32_t stamp = 1;
+		for (size_t i = 0; i < n; i++) {
+			struct mod *m = dm->mods[i];
+			if (m->dep_sort_idx == UINT32_MAX && m->stamp == 0)
+				report_cycle(m, stamp++);
+		}
+		kmi_err("Found %zu modules in dependency cycles!\n", n - n_sorted);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int depmod_resolve(struct depmod *dm)
+{
+	for (size_t i = 0; i < dm->n_mods; i++)
+		resolve_module(dm, dm->mods[i]);
+	if (dm->o->verbose)
+		fflush(stdout);
+	return topo_sort(dm);
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Exit codes of every subcommand. */
+enum {
+	KMI_EXIT_OK = 0,
+	KMI_EXIT_FAILURE = 1, /* a failure or a negative answer */
+	KMI_EXIT_USAGE = 2,   /* bad usage, or access errors */
+};
+
+struct kmi_cmd {
+	const char *name;
+	int (*run)(int argc, char *argv[]);
+	const char *help;
+};
+
+extern const struct kmi_cmd kmi_cmd_depmod;
