@@ -23,10 +23,12 @@ struct mod {
 	uint32_t dep_sort_idx;
 	uint32_t users;
 	uint32_t stamp;      /* scratch for walks over the dependency graph */
+	uint32_t bucket;     /* kmod's module hash bucket */
 	struct mod **deps;
 	uint32_t n_deps, cap_deps;
 	struct kmi_modfile file;
 	int read_err;
+	char *log; /* messages from the parallel resolve, printed in order */
 };
 
 struct symbol {
@@ -66,6 +68,7 @@ bool depmod_ext_ok(const char *name, size_t len);
 int depmod_up_to_date(struct depmod *dm);
 
 /* load.c */
+unsigned depmod_threads(const struct depmod *dm);
 int depmod_order(struct depmod *dm);
 int depmod_load(struct depmod *dm);
 void depmod_symbol_add(struct depmod *dm, const char *name, bool prefix_skipped, uint64_t crc,

@@ -33,6 +33,7 @@ static void depmod_free(struct depmod *dm)
 		free(m->uncrelpath);
 		free(m->modname);
 		free(m->deps);
+		free(m->log);
 		free(m);
 	}
 	free(dm->mods);

@@ -15,6 +15,7 @@
 #define NODE_OFFSET_MAX 0x0FFFFFFFu
 
 struct entry {
+	uint64_t pfx; /* 8 key bytes after the common prefix, big-endian: most compares stop here */
 	const char *key;
 	const char *value;
 	uint32_t prio;
@@ -28,13 +29,18 @@ struct kmi_index {
 	size_t n, cap;
 	/* key -> last entry index + 1, to report duplicates as kmod's -w does */
 	struct kmi_strmap keys;
+	bool track_dups;
+	size_t skip; /* length of the prefix all keys share, for entry_cmp */
 	const char *bad;
 };
 
-struct kmi_index *kmi_index_new(void)
+struct kmi_index *kmi_index_new(bool track_dups)
 {
 	struct kmi_index *idx = xcalloc(1, sizeof(*idx));
-	kmi_strmap_init(&idx->keys, 1024);
+
+	idx->track_dups = track_dups;
+	if (track_dups)
+		kmi_strmap_init(&idx->keys, 1024);
 	return idx;
 }
 
@@ -59,7 +65,7 @@ bool kmi_index_add(struct kmi_index *idx, const char *key, const char *value, ui
 		idx->e = xreallocarray(idx->e, idx->cap, sizeof(*idx->e));
 	}
 	e = &idx->e[idx->n];
-	last = (uint32_t)(uintptr_t)kmi_strmap_get(&idx->keys, key);
+	last = idx->track_dups ? (uint32_t)(uintptr_t)kmi_strmap_get(&idx->keys, key) : 0;
 	if (last != 0) {
 		/* Same key seen: share its copy and look for the same value. */
 		e->key = idx->e[last - 1].key;
@@ -73,15 +79,24 @@ bool kmi_index_add(struct kmi_index *idx, const char *key, const char *value, ui
 	e->seq = (uint32_t)idx->n;
 	e->prev = last;
 	idx->n++;
-	kmi_strmap_put(&idx->keys, e->key, (void *)(uintptr_t)idx->n);
+	if (idx->track_dups)
+		kmi_strmap_put(&idx->keys, e->key, (void *)(uintptr_t)idx->n);
 	return dup;
 }
 
-static int entry_cmp(const void *pa, const void *pb)
+static int entry_cmp(const void *pa, const void *pb, void *skip_p)
 {
 	const struct entry *a = pa, *b = pb;
-	int c = a->key == b->key ? 0 : strcmp(a->key, b->key);
+	size_t skip = *(const size_t *)skip_p;
+	int c;
 
+	if (a->pfx != b->pfx)
+		return a->pfx < b->pfx ? -1 : 1;
+	/* equal 8 bytes that hold the end of the key: the keys are equal */
+	if ((a->pfx & 0xff) == 0 || a->key == b->key)
+		c = 0;
+	else
+		c = strcmp(a->key + skip + 8, b->key + skip + 8);
 	if (c != 0)
 		return c;
 	if (a->prio != b->prio)
@@ -98,6 +113,29 @@ static bool ascii_ok(const char *s)
 			return false;
 	}
 	return n < KMI_INDEX_KEY_MAX;
+}
+
+/* The prefix all keys share, then each key's next 8 bytes as one number. */
+static void set_prefixes(struct kmi_index *idx)
+{
+	size_t skip = idx->n ? strlen(idx->e[0].key) : 0;
+
+	for (size_t i = 1; i < idx->n && skip > 0; i++) {
+		const char *a = idx->e[0].key, *b = idx->e[i].key;
+		size_t j = 0;
+		while (j < skip && a[j] == b[j])
+			j++;
+		skip = j;
+	}
+	idx->skip = skip;
+	for (size_t i = 0; i < idx->n; i++) {
+		const unsigned char *k = (const unsigned char *)idx->e[i].key + skip;
+		uint64_t v = 0;
+		size_t j = 0;
+		for (; j < 8 && k[j] != '\0'; j++)
+			v = v << 8 | k[j];
+		idx->e[i].pfx = v << (8 * (8 - j));
+	}
 }
 
 struct writer {
@@ -210,7 +248,8 @@ int kmi_index_write(struct kmi_index *idx, enum kmi_index_order order, struct km
 			return -EINVAL;
 		}
 	}
-	qsort(idx->e, idx->n, sizeof(*idx->e), entry_cmp);
+	set_prefixes(idx);
+	qsort_r(idx->e, idx->n, sizeof(*idx->e), entry_cmp, &idx->skip);
 
 	kmi_buf_put_be32(out, INDEX_MAGIC);
 	kmi_buf_put_be32(out, INDEX_VERSION);

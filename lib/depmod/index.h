@@ -36,11 +36,12 @@ enum kmi_index_order {
 
 struct kmi_index;
 
-struct kmi_index *kmi_index_new(void);
+/* track_dups: make kmi_index_add() report repeated values (costs a hash table). */
+struct kmi_index *kmi_index_new(bool track_dups);
 void kmi_index_free(struct kmi_index *idx);
 /*
- * Adds a value; key and value are copied.  Returns true when the key already
- * held the same value (depmod -w reports those), false otherwise.
+ * Adds a value; key and value are copied.  With track_dups, returns true when
+ * the key already held the same value (depmod -w reports those).
  */
 bool kmi_index_add(struct kmi_index *idx, const char *key, const char *value, uint32_t prio);
 /* Returns 0, or -EINVAL if a key or value is not 7-bit ASCII or too long. */

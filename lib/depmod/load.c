@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +15,7 @@
 #include "depmod/depmod-internal.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/parallel.h"
 #include "util/xalloc.h"
 
 /* kmod's module hash has 512 buckets; iterating it gives the base order. */
@@ -25,11 +24,9 @@
 static int mod_hash_cmp(const void *pa, const void *pb)
 {
 	const struct mod *a = *(struct mod *const *)pa, *b = *(struct mod *const *)pb;
-	uint32_t ha = kmi_hash_superfast(a->modname, a->modnamesz - 1) & (MODULE_BUCKETS - 1);
-	uint32_t hb = kmi_hash_superfast(b->modname, b->modnamesz - 1) & (MODULE_BUCKETS - 1);
 
-	if (ha != hb)
-		return ha < hb ? -1 : 1;
+	if (a->bucket != b->bucket)
+		return a->bucket < b->bucket ? -1 : 1;
 	return strcmp(a->modname, b->modname);
 }
 
@@ -130,6 +127,10 @@ int depmod_order(struct depmod *dm)
 		kmi_err("too many modules: %zu (kmod's limit is %u)\n", n, UINT16_MAX - 1);
 		return -E2BIG;
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct mod *m = dm->mods[i];
+		m->bucket = kmi_hash_superfast(m->modname, m->modnamesz - 1) & (MODULE_BUCKETS - 1);
+	}
 	qsort(dm->mods, n, sizeof(*dm->mods), mod_hash_cmp);
 	for (size_t i = 0; i < n; i++)
 		dm->mods[i]->idx = (uint32_t)i;
@@ -139,69 +140,46 @@ int depmod_order(struct depmod *dm)
 
 /* Parallel read ------------------------------------------------------------ */
 
-struct reader {
+struct read_ctx {
 	struct depmod *dm;
-	atomic_size_t next;
+	struct kmi_modreader *readers;
+	unsigned flags;
 };
 
-struct reader_arg {
-	struct reader *r;
-	struct kmi_arena *arena;
-};
-
-static void *reader_main(void *p)
+static void read_one(void *p, size_t i, unsigned worker)
 {
-	struct reader_arg *a = p;
-	struct depmod *dm = a->r->dm;
+	struct read_ctx *c = p;
+	struct mod *mod = c->dm->mods[i];
 
-	for (;;) {
-		size_t i = atomic_fetch_add(&a->r->next, 1);
-		struct mod *mod;
-
-		if (i >= dm->n_mods)
-			break;
-		mod = dm->mods[i];
-		mod->read_err = kmi_modfile_read(mod->path, a->arena, 0, &mod->file);
-	}
-	return NULL;
+	mod->read_err = kmi_modfile_read(&c->readers[worker], mod->path,
+					 &c->dm->thread_arenas[worker], c->flags, &mod->file);
 }
 
-static int thread_count(const struct depmod *dm)
+unsigned depmod_threads(const struct depmod *dm)
 {
-	long n = dm->o->threads > 0 ? dm->o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = dm->o->threads > 0 ? (unsigned)dm->o->threads : kmi_cpu_count(16);
 
-	if (n < 1)
-		n = 1;
-	if (n > 16)
-		n = 16;
-	if ((size_t)n > dm->n_mods / 16 + 1)
-		n = (long)(dm->n_mods / 16 + 1); /* tiny trees: threads cost more than they give */
-	return (int)n;
+	/* tiny trees: a thread costs more than it gives */
+	if (n > dm->n_mods / 16 + 1)
+		n = (unsigned)(dm->n_mods / 16 + 1);
+	return n;
 }
 
 static void read_all(struct depmod *dm)
 {
-	struct reader r = { .dm = dm };
-	int n = thread_count(dm);
-	pthread_t tid[16];
-	struct reader_arg args[16];
-	int started = 0;
+	unsigned n = depmod_threads(dm);
+	struct read_ctx c = {
+		.dm = dm,
+		.readers = xcalloc(n, sizeof(*c.readers)),
+		.flags = dm->o->errsyms && dm->o->symvers ? KMI_MODFILE_EXACT_CRCS : 0,
+	};
 
-	kmi_modfile_init();
-	dm->thread_arenas = xcalloc((size_t)n, sizeof(*dm->thread_arenas));
-	dm->n_thread_arenas = (size_t)n;
-	for (int t = 0; t < n; t++) {
-		args[t].r = &r;
-		args[t].arena = &dm->thread_arenas[t];
-	}
-	for (int t = 1; t < n; t++) {
-		if (pthread_create(&tid[t], NULL, reader_main, &args[t]) != 0)
-			break;
-		started = t;
-	}
-	reader_main(&args[0]);
-	for (int t = 1; t <= started; t++)
-		pthread_join(tid[t], NULL);
+	dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));
+	dm->n_thread_arenas = n;
+	kmi_parallel_for(dm->n_mods, n, read_one, &c);
+	for (unsigned t = 0; t < n; t++)
+		kmi_modreader_free(&c.readers[t]);
+	free(c.readers);
 }
 
 /* Report what kmod would have read silently; 0 if every module was sound. */
@@ -375,7 +353,8 @@ int depmod_load(struct depmod *dm)
 
 /* Dependencies ------------------------------------------------------------- */
 
-static void add_dependency(struct depmod *dm, struct mod *mod, const struct symbol *sym)
+static void add_dependency(struct depmod *dm, struct mod *mod, const struct symbol *sym,
+			   struct kmi_buf *log)
 {
 	struct mod *owner = sym->owner;
 
@@ -390,30 +369,59 @@ static void add_dependency(struct depmod *dm, struct mod *mod, const struct symb
 		mod->deps = xreallocarray(mod->deps, mod->cap_deps, sizeof(*mod->deps));
 	}
 	mod->deps[mod->n_deps++] = owner;
-	owner->users++;
 	if (dm->o->verbose)
-		printf("%s needs \"%s\": %s\n", mod->path, sym->name, owner->path);
+		kmi_buf_printf(log, "O%s needs \"%s\": %s\n", mod->path, sym->name, owner->path);
 }
 
-static void resolve_module(struct depmod *dm, struct mod *mod)
+/*
+ * Links one module's imports to their owners.  Runs on several threads: the
+ * symbol table is only read here, and messages are kept per module (a first
+ * character 'O' for stdout, 'W' for a warning) to be printed in module order.
+ */
+static void resolve_one(void *p, size_t i, unsigned worker)
 {
+	struct depmod *dm = p;
+	struct mod *mod = dm->mods[i];
 	bool errsyms = dm->o->errsyms && (dm->o->symvers || dm->o->system_map);
 	bool check_crc = dm->o->symvers != NULL;
+	struct kmi_buf log = { 0 };
 
-	for (uint32_t i = 0; i < mod->file.n_imports; i++) {
-		const struct kmi_import *imp = &mod->file.imports[i];
+	for (uint32_t k = 0; k < mod->file.n_imports; k++) {
+		const struct kmi_import *imp = &mod->file.imports[k];
 		const struct symbol *sym = symbol_find(dm, imp->name);
 
 		if (sym == NULL) {
 			if (errsyms && !imp->weak)
-				kmi_warn("%s needs unknown symbol %s\n", mod->path, imp->name);
+				kmi_buf_printf(&log, "W%s needs unknown symbol %s\n", mod->path,
+					       imp->name);
 			continue;
 		}
 		if (check_crc && errsyms && sym->crc != imp->crc && !imp->weak)
-			kmi_warn("%s disagrees about version of symbol %s\n", mod->path,
-				 imp->name);
-		add_dependency(dm, mod, sym);
+			kmi_buf_printf(&log, "W%s disagrees about version of symbol %s\n", mod->path,
+				       imp->name);
+		add_dependency(dm, mod, sym, &log);
 	}
+	if (log.len > 0) {
+		kmi_buf_putc(&log, '\0');
+		mod->log = log.data;
+	}
+	(void)worker;
+}
+
+static void print_log(struct mod *mod)
+{
+	char *line = mod->log, *nl;
+
+	for (; line != NULL && *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		if (line[0] == 'W')
+			kmi_warn("%s\n", line + 1);
+		else
+			printf("%s\n", line + 1);
+	}
+	free(mod->log);
+	mod->log = NULL;
 }
 
 static struct mod *first_unplaced_dep(const struct mod *m)
@@ -489,8 +497,14 @@ static int topo_sort(struct depmod *dm)
 
 int depmod_resolve(struct depmod *dm)
 {
-	for (size_t i = 0; i < dm->n_mods; i++)
-		resolve_module(dm, dm->mods[i]);
+	kmi_parallel_for(dm->n_mods, depmod_threads(dm), resolve_one, dm);
+	for (size_t i = 0; i < dm->n_mods; i++) {
+		struct mod *mod = dm->mods[i];
+		for (uint32_t d = 0; d < mod->n_deps; d++)
+			mod->deps[d]->users++;
+		if (mod->log)
+			print_log(mod);
+	}
 	if (dm->o->verbose)
 		fflush(stdout);
 	return topo_sort(dm);

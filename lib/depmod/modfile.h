@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/strmap.h"
 
 /*
  * What depmod needs from one module file, read the way libkmod reads it
@@ -42,24 +43,38 @@ struct kmi_modfile {
 };
 
 enum {
-	KMI_MODFILE_ALL_INFO = 1 << 0, /* keep every .modinfo pair, not only alias/softdep */
+	KMI_MODFILE_ALL_INFO = 1 << 0,   /* keep every .modinfo pair, not only alias/softdep */
+	KMI_MODFILE_EXACT_CRCS = 1 << 1, /* match every import to its __versions CRC */
 };
+
+/* A buffer reused from one module to the next. */
+struct kmi_scratch {
+	void *p;
+	size_t cap;
+};
+
+void *kmi_scratch(struct kmi_scratch *s, size_t n);
+
+/* Per-thread reusable state of the reader; zero-initialise, then free once. */
+struct kmi_modreader {
+	struct kmi_scratch sec[8];
+	struct kmi_scratch exp, imp, visited;
+};
+
+void kmi_modreader_free(struct kmi_modreader *r);
 
 /* Upper bound for a decompressed module: larger than any real one. */
 #define KMI_MODFILE_MAX_SIZE ((size_t)1 << 30)
-
-/* Calls elf_version(); must run once before threads use the parser. */
-void kmi_modfile_init(void);
 
 /*
  * Reads the module at `path` (.ko, or xz/zstd/gzip by magic bytes).  Strings
  * in `out` live in `arena`.  Returns 0 (check out->problem), or -errno when
  * the file could not be opened or read at all.
  */
-int kmi_modfile_read(const char *path, struct kmi_arena *arena, unsigned flags,
+int kmi_modfile_read(struct kmi_modreader *r, const char *path, struct kmi_arena *arena, unsigned flags,
 		     struct kmi_modfile *out);
 /* Parses an uncompressed module image already in memory. */
-void kmi_modfile_parse(const void *image, size_t size, struct kmi_arena *arena, unsigned flags,
+void kmi_modfile_parse(struct kmi_modreader *r, const void *image, size_t size, struct kmi_arena *arena, unsigned flags,
 		       struct kmi_modfile *out);
 /* Decompresses if `data` starts with a known magic; *out is then malloc'ed. */
 int kmi_modfile_decompress(const void *data, size_t size, void **out, size_t *out_size,

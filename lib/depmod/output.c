@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The files depmod writes, in kmod's order, formats and priorities. */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,10 +14,12 @@
 #include "util/fileset.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/parallel.h"
 #include "util/xalloc.h"
 
 /* kmod's symbol hash has 2048 buckets; modules.symbols is in its order. */
 #define SYMBOL_BUCKETS 2048
+
 
 static const char *mod_out_path(const struct mod *m)
 {
@@ -80,8 +83,17 @@ struct outputs {
 	struct kmi_buf dep, alias, softdep, symbols, devname;
 	struct kmi_buf dep_bin, alias_bin, symbols_bin, builtin_bin, builtin_alias_bin;
 	bool builtin_missing, builtin_alias_missing;
-	int err;
+	struct depmod *dm;
+	struct kmi_fileset *set; /* NULL with -n */
+	atomic_int err;           /* the first failure, from any task */
 };
+
+static void set_err(struct outputs *o, int err)
+{
+	int none = 0;
+	if (err < 0)
+		atomic_compare_exchange_strong(&o->err, &none, err);
+}
 
 /* Writes and frees an index; a string libkmod cannot index fails the run, as in kmod. */
 static void finish_index(struct depmod *dm, struct outputs *o, struct kmi_index *idx,
@@ -94,14 +106,13 @@ static void finish_index(struct depmod *dm, struct outputs *o, struct kmi_index 
 			kmi_index_bad_string(idx));
 	else if (err < 0)
 		kmi_err("%s: index too large: %s\n", name, strerror(-err));
-	if (err < 0 && o->err == 0)
-		o->err = err;
+	set_err(o, err);
 	kmi_index_free(idx);
 }
 
 static void out_deps(struct depmod *dm, struct outputs *o, bool bin)
 {
-	struct kmi_index *idx = bin ? kmi_index_new() : NULL;
+	struct kmi_index *idx = bin ? kmi_index_new(dm->o->warn_dups) : NULL;
 	struct kmi_buf line = { 0 };
 
 	/* stamps are per line: reset them once, lines use idx + 1 */
@@ -159,7 +170,7 @@ static int alias_normalize(const char *alias, char buf[PATH_MAX])
 
 static void out_aliases(struct depmod *dm, struct outputs *o, bool bin)
 {
-	struct kmi_index *idx = bin ? kmi_index_new() : NULL;
+	struct kmi_index *idx = bin ? kmi_index_new(dm->o->warn_dups) : NULL;
 	char buf[PATH_MAX];
 
 	kmi_buf_puts(&o->alias, "# Aliases extracted from modules themselves.\n");
@@ -204,7 +215,7 @@ static int owned_cmp(const void *pa, const void *pb)
 
 static void out_symbols(struct depmod *dm, struct outputs *o, bool bin)
 {
-	struct kmi_index *idx = bin ? kmi_index_new() : NULL;
+	struct kmi_index *idx = bin ? kmi_index_new(dm->o->warn_dups) : NULL;
 	struct owned_symbol *v = xmalloc((dm->symbols.count + 1) * sizeof(*v));
 	struct kmi_buf key = { 0 };
 	size_t n = 0;
@@ -313,7 +324,7 @@ static void out_builtin(struct depmod *dm, struct outputs *o)
 		kmi_buf_free(&in);
 		return;
 	}
-	idx = kmi_index_new();
+	idx = kmi_index_new(dm->o->warn_dups);
 	while (pos < in.len) {
 		char line[PATH_MAX], name[PATH_MAX];
 		size_t left = in.len - pos, len;
@@ -381,7 +392,7 @@ static void out_builtin_alias(struct depmod *dm, struct outputs *o)
 		kmi_buf_free(&in);
 		return;
 	}
-	idx = kmi_index_new();
+	idx = kmi_index_new(dm->o->warn_dups);
 	while (pos < in.len) {
 		if (take_until(&in, &pos, '.', modname, PATH_MAX - 1) == 0)
 			continue;
@@ -429,24 +440,50 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static int write_files(struct depmod *dm, struct outputs *o)
+static void put(struct outputs *o, const char *name, const struct kmi_buf *b)
 {
-	const struct {
-		const char *name;
-		const struct kmi_buf *b;
-	} files[] = {
-		{ "modules.dep", &o->dep },
-		{ "modules.dep.bin", &o->dep_bin },
-		{ "modules.alias", &o->alias },
-		{ "modules.alias.bin", &o->alias_bin },
-		{ "modules.softdep", &o->softdep },
-		{ "modules.symbols", &o->symbols },
-		{ "modules.symbols.bin", &o->symbols_bin },
-		{ "modules.builtin.bin", &o->builtin_bin },
-		{ "modules.builtin.alias.bin", &o->builtin_alias_bin },
-		{ "modules.devname", &o->devname },
-	};
-	struct kmi_fileset *set = NULL;
+	int err;
+
+	if (o->set == NULL)
+		return;
+	err = kmi_fileset_add(o->set, name, b->data ? b->data : "", b->len);
+	set_err(o, err);
+}
+
+/*
+ * The three big indexes are independent: build and write them at once.
+ * Their messages (-w duplicates, unmatched brackets) come from one task
+ * each, except with -w, where all run in turn to keep kmod's order.
+ */
+static void index_task(void *p, size_t i, unsigned worker)
+{
+	struct outputs *o = p;
+	struct depmod *dm = o->dm;
+	bool bin = !dm->o->dry_run;
+
+	switch (i) {
+	case 0:
+		out_deps(dm, o, bin);
+		put(o, "modules.dep", &o->dep);
+		put(o, "modules.dep.bin", &o->dep_bin);
+		break;
+	case 1:
+		out_aliases(dm, o, bin);
+		put(o, "modules.alias", &o->alias);
+		put(o, "modules.alias.bin", &o->alias_bin);
+		put(o, "modules.softdep", &o->softdep);
+		break;
+	case 2:
+		out_symbols(dm, o, bin);
+		put(o, "modules.symbols", &o->symbols);
+		put(o, "modules.symbols.bin", &o->symbols_bin);
+		break;
+	}
+	(void)worker;
+}
+
+static int open_set(struct depmod *dm, struct outputs *o)
+{
 	int err;
 
 	if (dm->o->outdir != NULL && (err = mkdir_p(dm->outdirname)) < 0) {
@@ -454,45 +491,48 @@ static int write_files(struct depmod *dm, struct outputs *o)
 			strerror(-err));
 		return err;
 	}
-	err = kmi_fileset_open(dm->outdirname, &set);
-	for (size_t i = 0; err == 0 && i < ARRAY_SIZE(files); i++)
-		err = kmi_fileset_add(set, files[i].name, files[i].b->data ? files[i].b->data : "",
-				      files[i].b->len);
-	if (err == 0)
-		err = kmi_fileset_commit(set);
-	kmi_fileset_free(set);
-	return err;
+	return kmi_fileset_open(dm->outdirname, false, &o->set);
+}
+
+static int print_text(struct outputs *o)
+{
+	const struct kmi_buf *text[] = { &o->dep, &o->alias, &o->softdep, &o->symbols,
+					 &o->devname };
+
+	for (size_t i = 0; i < ARRAY_SIZE(text); i++)
+		fwrite(text[i]->data ? text[i]->data : "", 1, text[i]->len, stdout);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		kmi_err("could not write to standard output: %s\n", strerror(errno));
+		return -EIO;
+	}
+	return 0;
 }
 
 int depmod_output(struct depmod *dm)
 {
-	struct outputs o = { 0 };
+	struct outputs o = { .dm = dm };
 	bool bin = !dm->o->dry_run;
 	int err = 0;
 
-	out_deps(dm, &o, bin);
-	out_aliases(dm, &o, bin);
-	out_symbols(dm, &o, bin);
+	if (bin && (err = open_set(dm, &o)) < 0)
+		return err;
+	kmi_parallel_for(3, dm->o->warn_dups ? 1 : depmod_threads(dm), index_task, &o);
 	if (bin) {
 		out_builtin(dm, &o);
+		put(&o, "modules.builtin.bin", &o.builtin_bin);
 		out_builtin_alias(dm, &o);
+		put(&o, "modules.builtin.alias.bin", &o.builtin_alias_bin);
 	}
 	out_devname(dm, &o);
+	put(&o, "modules.devname", &o.devname);
 
-	if (o.err < 0) {
-		err = o.err;
-	} else if (dm->o->dry_run) {
-		const struct kmi_buf *text[] = { &o.dep, &o.alias, &o.softdep, &o.symbols,
-						 &o.devname };
-		for (size_t i = 0; i < ARRAY_SIZE(text); i++)
-			fwrite(text[i]->data ? text[i]->data : "", 1, text[i]->len, stdout);
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			kmi_err("could not write to standard output: %s\n", strerror(errno));
-			err = -EIO;
-		}
-	} else {
-		err = write_files(dm, &o);
-	}
+	if (atomic_load(&o.err) < 0)
+		err = atomic_load(&o.err);
+	else if (dm->o->dry_run)
+		err = print_text(&o);
+	else
+		err = kmi_fileset_commit(o.set);
+	kmi_fileset_free(o.set);
 	outputs_free(&o);
 	return err;
 }

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@ struct member {
 struct kmi_fileset {
 	char *dir;
 	int dirfd;
+	bool durable;
+	pthread_mutex_t lock; /* members may be added from several threads */
 	size_t n;
 	struct member m[FILESET_MAX];
 };
@@ -59,7 +63,7 @@ static void install_handlers(void)
 	}
 }
 
-int kmi_fileset_open(const char *dir, struct kmi_fileset **out)
+int kmi_fileset_open(const char *dir, bool durable, struct kmi_fileset **out)
 {
 	struct kmi_fileset *set;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -72,6 +76,8 @@ int kmi_fileset_open(const char *dir, struct kmi_fileset **out)
 	set = xcalloc(1, sizeof(*set));
 	set->dir = xstrdup(dir);
 	set->dirfd = fd;
+	set->durable = durable;
+	pthread_mutex_init(&set->lock, NULL);
 	live_n = 0;
 	live_set = set;
 	install_handlers();
@@ -99,8 +105,13 @@ int kmi_fileset_add(struct kmi_fileset *set, const char *name, const void *data,
 	struct member *m;
 	int fd, err;
 
-	if (set->n == FILESET_MAX || strlen(name) > NAME_MAX - 24)
+	if (strlen(name) > NAME_MAX - 24)
 		return -ENAMETOOLONG;
+	pthread_mutex_lock(&set->lock);
+	if (set->n == FILESET_MAX) {
+		pthread_mutex_unlock(&set->lock);
+		return -ENOSPC;
+	}
 	m = &set->m[set->n];
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	snprintf(m->tmp, sizeof(m->tmp), ".%s.kmodimg-%ld", name, (long)getpid());
@@ -108,15 +119,17 @@ int kmi_fileset_add(struct kmi_fileset *set, const char *name, const void *data,
 	fd = openat(set->dirfd, m->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		err = -errno;
+		pthread_mutex_unlock(&set->lock);
 		kmi_err("could not create %s/%s: %s\n", set->dir, m->tmp, strerror(errno));
 		return err;
 	}
 	set->n++;
 	live_n = (sig_atomic_t)set->n;
+	pthread_mutex_unlock(&set->lock);
 	err = fchmod(fd, 0644) < 0 ? -errno : 0;
 	if (err == 0)
 		err = write_all(fd, data, len);
-	if (err == 0 && fdatasync(fd) < 0)
+	if (err == 0 && set->durable && fdatasync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
 		err = -errno;
@@ -141,7 +154,7 @@ int kmi_fileset_commit(struct kmi_fileset *set)
 		}
 		set->m[i].tmp[0] = '\0';
 	}
-	if (err == 0 && fsync(set->dirfd) < 0 && errno != EINVAL)
+	if (err == 0 && set->durable && fsync(set->dirfd) < 0 && errno != EINVAL)
 		err = -errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return err;
@@ -158,6 +171,7 @@ void kmi_fileset_free(struct kmi_fileset *set)
 			unlinkat(set->dirfd, set->m[i].tmp, 0);
 	}
 	close(set->dirfd);
+	pthread_mutex_destroy(&set->lock);
 	free(set->dir);
 	free(set);
 }

@@ -58,13 +58,27 @@ uint32_t kmi_hash_superfast(const char *key, size_t len)
 	return hash;
 }
 
+/*
+ * A word-at-a-time multiplicative hash: symbol names are short and looked up
+ * hundreds of thousands of times, so this beats a byte loop (and needs no
+ * kmod order, unlike kmi_hash_superfast()).
+ */
 static uint32_t strhash(const char *key)
 {
-	/* FNV-1a: cheaper than superfast for lookups that need no kmod order. */
-	uint32_t h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h | 1; /* 0 marks an empty slot */
+	size_t len = strlen(key);
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+	const unsigned char *p = (const unsigned char *)key;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, p, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	return (uint32_t)h | 1; /* 0 marks an empty slot */
 }
 
 void kmi_strmap_init(struct kmi_strmap *m, size_t expected)
