@@ -249,7 +249,8 @@ int kmi_index_write(struct kmi_index *idx, enum kmi_index_order order, struct km
 		}
 	}
 	set_prefixes(idx);
-	qsort_r(idx->e, idx->n, sizeof(*idx->e), entry_cmp, &idx->skip);
+	if (idx->n > 1)
+		qsort_r(idx->e, idx->n, sizeof(*idx->e), entry_cmp, &idx->skip);
 
 	kmi_buf_put_be32(out, INDEX_MAGIC);
 	kmi_buf_put_be32(out, INDEX_VERSION);

@@ -109,7 +109,8 @@ static void sort_by_modules_order(struct depmod *dm)
 	}
 	kmi_buf_free(&b);
 
-	qsort(dm->mods, dm->n_mods, sizeof(*dm->mods), mod_sort_cmp);
+	if (dm->n_mods > 1)
+		qsort(dm->mods, dm->n_mods, sizeof(*dm->mods), mod_sort_cmp);
 	for (size_t i = 0; i < dm->n_mods; i++)
 		dm->mods[i]->idx = (uint32_t)i;
 }
@@ -131,7 +132,8 @@ int depmod_order(struct depmod *dm)
 		struct mod *m = dm->mods[i];
 		m->bucket = kmi_hash_superfast(m->modname, m->modnamesz - 1) & (MODULE_BUCKETS - 1);
 	}
-	qsort(dm->mods, n, sizeof(*dm->mods), mod_hash_cmp);
+	if (n > 1)
+		qsort(dm->mods, n, sizeof(*dm->mods), mod_hash_cmp);
 	for (size_t i = 0; i < n; i++)
 		dm->mods[i]->idx = (uint32_t)i;
 	sort_by_modules_order(dm);

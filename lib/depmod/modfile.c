@@ -20,7 +20,7 @@
 /* A module version record: a CRC word, then the symbol name, 64 bytes in all. */
 #define MODVERSION_SIZE 64
 /* Sections closer than this are fetched with one read. */
-#define MERGE_GAP 16384
+#define MERGE_GAP 4096
 /* How far before the section headers to read, hoping to catch .shstrtab. */
 #define SHDR_LOOKBEHIND 2048
 
@@ -145,7 +145,8 @@ static int range_cmp(const void *a, const void *b)
 /* Reads the sections found, nearby ones together. */
 static void fetch_sections(struct image *im, struct section **s, size_t n)
 {
-	qsort(s, n, sizeof(*s), range_cmp);
+	if (n > 1)
+		qsort(s, n, sizeof(*s), range_cmp);
 	for (size_t i = 0; i < n;) {
 		uint64_t start = s[i]->off, end = s[i]->off + s[i]->size;
 		const unsigned char *p;

@@ -69,7 +69,8 @@ void depmod_mod_line(const struct depmod *dm, struct mod *mod, struct kmi_buf *b
 			stack[sn++] = d->deps[i];
 		}
 	}
-	qsort(all, n, sizeof(*all), dep_cmp);
+	if (n > 1)
+		qsort(all, n, sizeof(*all), dep_cmp);
 	for (size_t i = 0; i < n; i++) {
 		kmi_buf_putc(b, ' ');
 		kmi_buf_puts(b, mod_out_path(all[i]));
@@ -229,7 +230,8 @@ static void out_symbols(struct depmod *dm, struct outputs *o, bool bin)
 			      (SYMBOL_BUCKETS - 1);
 		n++;
 	}
-	qsort(v, n, sizeof(*v), owned_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), owned_cmp);
 
 	kmi_buf_puts(&o->symbols, "# Aliases for symbols, used by symbol_request().\n");
 	for (size_t i = 0; i < n; i++) {

@@ -1,0 +1,40 @@
+#!/bin/bash
+# The libFuzzer targets, each for a bounded time, seeded with real modules
+# (plain, xz, zstd, gzip) and small configs.  Any crash, sanitizer report or
+# leak fails the test; the crashing input is kept and named.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
+fuzz=${KMODIMG_FUZZ_BUILD:-}
+[[ -n $fuzz && -x $fuzz/fuzz/fuzz-modfile ]] || skip "no fuzz build (scripts/test.sh makes one)"
+secs=${KMODIMG_FUZZ_SECONDS:-10}
+
+kmi_setup
+corpus=$KMI_TMP/corpus
+mkdir -p "$corpus/mod" "$corpus/cfg" "$corpus/idx"
+kmi_build_examples "$KMI_TMP/ex"
+cp "$KMI_TMP"/ex/*.ko "$corpus/mod/"
+for f in "$corpus"/mod/*.ko; do
+	xz -k -c "$f" >"$f.xz"
+	zstd -q -c "$f" >"$f.zst"
+	gzip -c "$f" >"$f.gz"
+done
+printf 'search updates built-in host\noverride vfat * extra\nexternal 6.* /opt/x\nexclude build\n' \
+	>"$corpus/cfg/seed.conf"
+printf 'symbol:foo m1\nsymbol:foobar m2\npci:v*d[0-9] m3\n' >"$corpus/idx/seed"
+
+run_fuzzer() {
+	local name=$1 dir=$2 log=$KMI_TMP/$1.log
+	(cd "$KMI_TMP" && "$fuzz/fuzz/$name" -max_total_time="$secs" -rss_limit_mb=2048 \
+		-max_len=262144 -artifact_prefix="$KMI_TMP/$name-" "$dir") >"$log" 2>&1 || {
+		tail -30 "$log"
+		ls "$KMI_TMP/$name-"* 2>/dev/null || true
+		fail "$name found a problem"
+	}
+	echo "$name: $(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1)"
+}
+
+run_fuzzer fuzz-modfile "$corpus/mod"
+run_fuzzer fuzz-depmod-config "$corpus/cfg"
+run_fuzzer fuzz-index "$corpus/idx"
+pass
