@@ -134,7 +134,8 @@ static void set_prefixes(struct kmi_index *idx)
 		size_t j = 0;
 		for (; j < 8 && k[j] != '\0'; j++)
 			v = v << 8 | k[j];
-		idx->e[i].pfx = v << (8 * (8 - j));
+		/* left-align: a shorter key sorts first, as with strcmp (j == 0: v is 0) */
+		idx->e[i].pfx = j == 0 ? 0 : j == 8 ? v : v << (8 * (8 - j));
 	}
 }
 

@@ -173,7 +173,9 @@ static void read_all(struct depmod *dm)
 	struct read_ctx c = {
 		.dm = dm,
 		.readers = xcalloc(n, sizeof(*c.readers)),
-		.flags = dm->o->errsyms && dm->o->symvers ? KMI_MODFILE_EXACT_CRCS : 0,
+		/* -e reports each import once, in order: that needs the exact match */
+		.flags = dm->o->errsyms && (dm->o->symvers || dm->o->system_map) ?
+				 KMI_MODFILE_EXACT_CRCS : 0,
 	};
 
 	dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));

@@ -44,7 +44,7 @@ struct kmi_modfile {
 
 enum {
 	KMI_MODFILE_ALL_INFO = 1 << 0,   /* keep every .modinfo pair, not only alias/softdep */
-	KMI_MODFILE_EXACT_CRCS = 1 << 1, /* match every import to its __versions CRC */
+	KMI_MODFILE_EXACT_CRCS = 1 << 1, /* match imports to __versions exactly: no repeats */
 };
 
 /* A buffer reused from one module to the next. */

@@ -13,6 +13,7 @@
 #include "depmod/index.h"
 #include "util/fileset.h"
 #include "util/log.h"
+#include "util/fs.h"
 #include "util/macro.h"
 #include "util/parallel.h"
 #include "util/xalloc.h"
@@ -376,9 +377,11 @@ static size_t take_until(const struct kmi_buf *in, size_t *pos, char end, char *
 		}
 		c = EOF;
 	}
+	if (c != end)
+		i = 0; /* kmod's callers terminate at the length returned: nothing */
 	if (dst != NULL)
 		dst[i] = '\0';
-	return c == end ? i : 0;
+	return i;
 }
 
 /* modules.builtin.modinfo: NUL-separated "module.key=value" records; aliases only. */
@@ -425,22 +428,6 @@ static void outputs_free(struct outputs *o)
 		kmi_buf_free(all[i]);
 }
 
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static void put(struct outputs *o, const char *name, const struct kmi_buf *b)
 {
@@ -488,7 +475,7 @@ static int open_set(struct depmod *dm, struct outputs *o)
 {
 	int err;
 
-	if (dm->o->outdir != NULL && (err = mkdir_p(dm->outdirname)) < 0) {
+	if (dm->o->outdir != NULL && (err = kmi_mkdir_p(dm->outdirname, 0755)) < 0) {
 		kmi_log(KMI_LOG_CRIT, "could not create directory %s: %s\n", dm->outdirname,
 			strerror(-err));
 		return err;

@@ -126,9 +126,8 @@ int kmi_fileset_add(struct kmi_fileset *set, const char *name, const void *data,
 	set->n++;
 	live_n = (sig_atomic_t)set->n;
 	pthread_mutex_unlock(&set->lock);
-	err = fchmod(fd, 0644) < 0 ? -errno : 0;
-	if (err == 0)
-		err = write_all(fd, data, len);
+	/* 0644 less the umask, as kmod 30 creates them */
+	err = write_all(fd, data, len);
 	if (err == 0 && set->durable && fdatasync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)

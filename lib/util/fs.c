@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/macro.h"
+#include "util/xalloc.h"
+
+int kmi_mkdir_p(const char *path, unsigned mode)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return mkdir(p, mode) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int rm_at(int parent, const char *name, unsigned depth)
+{
+	struct stat st;
+	int err = 0;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISDIR(st.st_mode) && depth < 256) {
+		int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *de;
+
+		if (d == NULL) {
+			if (fd >= 0)
+				close(fd);
+			return -errno;
+		}
+		while ((de = readdir(d)) != NULL) {
+			int r;
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			r = rm_at(dirfd(d), de->d_name, depth + 1);
+			if (r < 0 && err == 0)
+				err = r;
+		}
+		closedir(d);
+		if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && err == 0)
+			err = -errno;
+		return err;
+	}
+	return unlinkat(parent, name, 0) < 0 ? -errno : 0;
+}
+
+int kmi_rm_rf(const char *path)
+{
+	return rm_at(AT_FDCWD, path, 0);
+}
