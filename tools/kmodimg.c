@@ -7,7 +7,15 @@
 #include "tools/kmodimg.h"
 
 static const struct kmi_cmd *const commands[] = {
+	&kmi_cmd_build,
+	&kmi_cmd_copy,
 	&kmi_cmd_depmod,
+	&kmi_cmd_exists,
+	&kmi_cmd_images,
+	&kmi_cmd_inspect,
+	&kmi_cmd_pull,
+	&kmi_cmd_push,
+	&kmi_cmd_rmi,
 };
 
 static void usage(FILE *f)

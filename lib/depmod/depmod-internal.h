@@ -29,6 +29,7 @@ struct mod {
 	struct kmi_modfile file;
 	int read_err;
 	char *log; /* messages from the parallel resolve, printed in order */
+	bool parsed; /* file already read during the scan */
 };
 
 struct symbol {
@@ -56,16 +57,18 @@ struct depmod {
 	struct kmi_arena arena;
 	struct kmi_arena *thread_arenas;
 	size_t n_thread_arenas;
-	struct dir_id *dirstack; /* the directories being walked, to catch loops */
-	size_t n_dirstack, cap_dirstack;
 	unsigned strict_errors; /* what kmod would let pass but we do not */
 };
 
 /* walk.c */
-int depmod_search(struct depmod *dm);
+struct mod *depmod_search_file(struct depmod *dm, const char *path, size_t baselen,
+			       size_t namelen);
 int depmod_add_path(struct depmod *dm, const char *path);
 bool depmod_ext_ok(const char *name, size_t len);
 int depmod_up_to_date(struct depmod *dm);
+
+/* scan.c: walk the tree(s) and read the modules found, in parallel */
+int depmod_scan(struct depmod *dm);
 
 /* load.c */
 unsigned depmod_threads(const struct depmod *dm);

@@ -44,7 +44,6 @@ static void depmod_free(struct depmod *dm)
 	for (size_t i = 0; i < dm->n_thread_arenas; i++)
 		kmi_arena_free(&dm->thread_arenas[i]);
 	free(dm->thread_arenas);
-	free(dm->dirstack);
 	free(dm->dirname);
 	free(dm->outdirname);
 	kmi_depmod_cfg_free(&dm->cfg);
@@ -63,7 +62,7 @@ static int find_modules(struct depmod *dm)
 		return 0;
 	}
 	kmi_depmod_cfg_load(&dm->cfg, o->config_paths);
-	err = depmod_search(dm);
+	err = depmod_scan(dm);
 	if (err < 0) {
 		kmi_log(KMI_LOG_CRIT, "could not search modules: %s\n", strerror(-err));
 		return err;

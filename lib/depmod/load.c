@@ -153,6 +153,8 @@ static void read_one(void *p, size_t i, unsigned worker)
 	struct read_ctx *c = p;
 	struct mod *mod = c->dm->mods[i];
 
+	if (mod->parsed)
+		return;
 	mod->read_err = kmi_modfile_read(&c->readers[worker], mod->path,
 					 &c->dm->thread_arenas[worker], c->flags, &mod->file);
 }
@@ -178,8 +180,13 @@ static void read_all(struct depmod *dm)
 				 KMI_MODFILE_EXACT_CRCS : 0,
 	};
 
-	dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));
-	dm->n_thread_arenas = n;
+	/* the scan read the modules it found; explicit paths are read here */
+	if (dm->thread_arenas == NULL) {
+		dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));
+		dm->n_thread_arenas = n;
+	}
+	if (n > dm->n_thread_arenas)
+		n = (unsigned)dm->n_thread_arenas;
 	kmi_parallel_for(dm->n_mods, n, read_one, &c);
 	for (unsigned t = 0; t < n; t++)
 		kmi_modreader_free(&c.readers[t]);

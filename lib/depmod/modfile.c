@@ -683,7 +683,13 @@ static int read_compressed(struct image *im, struct kmi_arena *arena, unsigned f
 int kmi_modfile_read(struct kmi_modreader *r, const char *path, struct kmi_arena *arena,
 		     unsigned flags, struct kmi_modfile *out)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return kmi_modfile_read_at(r, AT_FDCWD, path, arena, flags, out);
+}
+
+int kmi_modfile_read_at(struct kmi_modreader *r, int dirfd, const char *path,
+			struct kmi_arena *arena, unsigned flags, struct kmi_modfile *out)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	struct image im = { .fd = fd, .arena = arena, .out = out, .r = r };
 	const unsigned char *head;
 	struct stat st;

@@ -73,6 +73,9 @@ void kmi_modreader_free(struct kmi_modreader *r);
  */
 int kmi_modfile_read(struct kmi_modreader *r, const char *path, struct kmi_arena *arena, unsigned flags,
 		     struct kmi_modfile *out);
+/* The same, relative to a directory fd (a walk reading as it goes saves path lookups). */
+int kmi_modfile_read_at(struct kmi_modreader *r, int dirfd, const char *path,
+			struct kmi_arena *arena, unsigned flags, struct kmi_modfile *out);
 /* Parses an uncompressed module image already in memory. */
 void kmi_modfile_parse(struct kmi_modreader *r, const void *image, size_t size, struct kmi_arena *arena, unsigned flags,
 		       struct kmi_modfile *out);

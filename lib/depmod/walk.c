@@ -127,7 +127,8 @@ static void mod_forget(struct depmod *dm, struct mod *mod)
 	free(mod);
 }
 
-static int mod_add(struct depmod *dm, const char *path, const char *modname, size_t modnamelen)
+static struct mod *mod_add(struct depmod *dm, const char *path, const char *modname,
+			   size_t modnamelen)
 {
 	struct mod *mod = xcalloc(1, sizeof(*mod));
 	const char *lastslash;
@@ -147,7 +148,7 @@ static int mod_add(struct depmod *dm, const char *path, const char *modname, siz
 		free(mod->path);
 		free(mod->modname);
 		free(mod);
-		return -EEXIST;
+		return NULL;
 	}
 	kmi_strmap_put(&dm->by_name, mod->modname, mod);
 	if (mod->relpath != NULL) {
@@ -165,195 +166,25 @@ static int mod_add(struct depmod *dm, const char *path, const char *modname, siz
 		dm->mods = xreallocarray(dm->mods, dm->cap_mods, sizeof(*dm->mods));
 	}
 	dm->mods[dm->n_mods++] = mod;
-	return 0;
+	return mod;
 }
 
-static void search_file(struct depmod *dm, const char *path, size_t baselen, size_t namelen)
+struct mod *depmod_search_file(struct depmod *dm, const char *path, size_t baselen, size_t namelen)
 {
 	char modname[PATH_MAX];
 	size_t modnamelen;
 	struct mod *old;
 
 	if (!depmod_ext_ok(path + baselen, namelen))
-		return;
+		return NULL;
 	modname_normalize(path + baselen, modname, sizeof(modname), &modnamelen);
 	old = kmi_strmap_get(&dm->by_name, modname);
 	if (old != NULL) {
 		if (keep_existing(dm, old, baselen, modnamelen, path))
-			return;
+			return NULL;
 		mod_forget(dm, old);
 	}
-	mod_add(dm, path, modname, modnamelen);
-}
-
-static void strict_error(struct depmod *dm, const char *fmt, ...) _printf_(2, 3);
-static void strict_error(struct depmod *dm, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	kmi_logv(dm->o->keep_going ? KMI_LOG_WARN : KMI_LOG_ERR, fmt, ap);
-	va_end(ap);
-	dm->strict_errors++;
-}
-
-/* A name that stat() cannot follow: say why, naming a link's target. */
-static void report_unfollowable(struct depmod *dm, int dfd, const char *name, const char *path,
-				int err)
-{
-	char target[PATH_MAX];
-	ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
-
-	if (n < 0) {
-		strict_error(dm, "fstatat(%s): %s\n", path, strerror(err));
-		return;
-	}
-	target[n] = '\0';
-	if (err == ENOENT)
-		strict_error(dm, "dangling symlink %s -> %s: the target does not exist\n", path,
-			     target);
-	else if (err == ELOOP)
-		strict_error(dm, "symlink loop at %s -> %s\n", path, target);
-	else
-		strict_error(dm, "symlink %s -> %s cannot be followed: %s\n", path, target,
-			     strerror(err));
-}
-
-static bool dirstack_push(struct depmod *dm, int fd, const char *path, bool via_link)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return true;
-	for (size_t i = 0; i < dm->n_dirstack; i++) {
-		if (dm->dirstack[i].dev == st.st_dev && dm->dirstack[i].ino == st.st_ino) {
-			char target[PATH_MAX] = "?";
-			ssize_t n = readlink(path, target, sizeof(target) - 1);
-			if (n >= 0)
-				target[n] = '\0';
-			if (via_link)
-				strict_error(dm, "symlink loop: %s -> %s leads back into a directory "
-						 "above it; not followed\n", path, target);
-			return false;
-		}
-	}
-	if (dm->n_dirstack == dm->cap_dirstack) {
-		dm->cap_dirstack = dm->cap_dirstack ? dm->cap_dirstack * 2 : 32;
-		dm->dirstack = xreallocarray(dm->dirstack, dm->cap_dirstack, sizeof(*dm->dirstack));
-	}
-	dm->dirstack[dm->n_dirstack].dev = st.st_dev;
-	dm->dirstack[dm->n_dirstack].ino = st.st_ino;
-	dm->n_dirstack++;
-	return true;
-}
-
-static void search_dir(struct depmod *dm, DIR *d, struct kmi_buf *path, size_t baselen)
-{
-	int dfd = dirfd(d);
-	struct dirent *de;
-
-	while ((de = readdir(d)) != NULL) {
-		const char *name = de->d_name;
-		size_t namelen = strlen(name);
-		bool is_dir, is_link = de->d_type == DT_LNK;
-
-		if (kmi_depmod_cfg_excluded(&dm->cfg, name))
-			continue;
-		path->len = baselen;
-		kmi_buf_put(path, name, namelen + 1);
-
-		if (de->d_type == DT_REG) {
-			is_dir = false;
-		} else if (de->d_type == DT_DIR) {
-			is_dir = true;
-		} else {
-			struct stat st;
-			if (fstatat(dfd, name, &st, 0) < 0) {
-				report_unfollowable(dm, dfd, name, path->data, errno);
-				continue;
-			}
-			if (S_ISREG(st.st_mode)) {
-				is_dir = false;
-			} else if (S_ISDIR(st.st_mode)) {
-				is_dir = true;
-			} else {
-				kmi_err("unsupported file type %s: %o\n", path->data,
-					st.st_mode & S_IFMT);
-				continue;
-			}
-			if (de->d_type == DT_UNKNOWN) {
-				struct stat lst;
-				is_link = fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
-					  S_ISLNK(lst.st_mode);
-			}
-		}
-
-		if (!is_dir) {
-			search_file(dm, path->data, baselen, namelen);
-			continue;
-		}
-
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *sub;
-		if (fd < 0) {
-			strict_error(dm, "could not open directory %s: %s\n", path->data,
-				     strerror(errno));
-			continue;
-		}
-		if (!dirstack_push(dm, fd, path->data, is_link)) {
-			close(fd);
-			continue;
-		}
-		sub = fdopendir(fd);
-		if (sub == NULL) {
-			kmi_err("fdopendir(%s): %s\n", path->data, strerror(errno));
-			close(fd);
-			dm->n_dirstack--;
-			continue;
-		}
-		path->data[baselen + namelen] = '/';
-		path->len = baselen + namelen + 1;
-		search_dir(dm, sub, path, baselen + namelen + 1);
-		closedir(sub);
-		dm->n_dirstack--;
-	}
-}
-
-static int search_path(struct depmod *dm, const char *dir)
-{
-	struct kmi_buf path = { 0 };
-	DIR *d = opendir(dir);
-	int err;
-
-	if (d == NULL) {
-		err = -errno;
-		kmi_err("could not open directory %s: %s\n", dir, strerror(errno));
-		return err;
-	}
-	kmi_buf_puts(&path, dir);
-	kmi_buf_putc(&path, '/');
-	dm->n_dirstack = 0;
-	dirstack_push(dm, dirfd(d), dir, false);
-	search_dir(dm, d, &path, path.len);
-	dm->n_dirstack = 0;
-	closedir(d);
-	kmi_buf_free(&path);
-	return 0;
-}
-
-int depmod_search(struct depmod *dm)
-{
-	int err = search_path(dm, dm->dirname);
-
-	if (err < 0)
-		return err;
-	for (const struct kmi_cfg_path *ext = dm->cfg.externals; ext; ext = ext->next) {
-		struct stat st;
-		/* a missing external directory is not an error, as for kmod */
-		if (stat(ext->path, &st) < 0 && errno == ENOENT)
-			continue;
-		search_path(dm, ext->path);
-	}
-	return 0;
+	return mod_add(dm, path, modname, modnamelen);
 }
 
 int depmod_add_path(struct depmod *dm, const char *path)
@@ -378,7 +209,7 @@ int depmod_add_path(struct depmod *dm, const char *path)
 		return -ENOENT;
 	}
 	modname_normalize(base, modname, sizeof(modname), &len);
-	return mod_add(dm, path, modname, len);
+	return mod_add(dm, path, modname, len) ? 0 : -EEXIST;
 }
 
 /* kmod's -A: 1 when no module file is newer than modules.dep (whole seconds). */

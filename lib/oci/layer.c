@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Layer blobs.  The data flows through one pipeline on the caller's thread,
+ * with only the compression fanned out:
+ *
+ *   entries (sorted) -> libarchive, pax restricted, 10240-byte records
+ *     -> sha256 of the tar (diff_id)
+ *     -> pgzip (1 MiB gzip members on N threads) | zstd (N workers) | none
+ *     -> sha256 of the blob (digest), byte count, write(2) to out_fd
+ *
+ * What makes the tar reproducible: entries sorted bytewise by path, uid/gid
+ * 0, empty user and group names, one mtime, no atime/ctime/birthtime,
+ * xattrs, ACLs or file flags, modes normalised (files 0644, or 0755 when any
+ * execute bit is set; directories 0755; symlinks 0777), the final record
+ * padded to 10240 bytes as GNU tar does.  libarchive appends the "/" of
+ * directory names ("lib/modules/" as GNU tar and Go's archive/tar write them),
+ * and writes a pax header only when ustar cannot hold a value (long or
+ * non-ASCII names, long link targets).  It converts names from the locale's
+ * charset to UTF-8 for pax headers, so the writer runs under C.UTF-8 (a
+ * thread locale) and takes only valid UTF-8: the bytes do not depend on the
+ * caller's LANG.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "oci/layer.h"
+#include "oci/pgzip.h"
+#include "util/macro.h"
+#include "util/parallel.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+
+#define TAR_RECORD 10240
+#define COPY_CHUNK (256 * 1024)
+#define GZIP_DEFAULT_LEVEL 6
+#define ZSTD_DEFAULT_LEVEL 3
+#define MAX_THREADS KMI_PGZIP_MAX_THREADS
+
+static const char *const media_types[] = {
+	[KMI_COMPRESS_GZIP] = "application/vnd.oci.image.layer.v1.tar+gzip",
+	[KMI_COMPRESS_ZSTD] = "application/vnd.oci.image.layer.v1.tar+zstd",
+	[KMI_COMPRESS_NONE] = "application/vnd.oci.image.layer.v1.tar",
+};
+
+struct layer_writer {
+	int fd;
+	enum kmi_compression compression;
+	struct kmi_sha256 diff_id; /* of the tar */
+	struct kmi_sha256 digest;  /* of the blob */
+	uint64_t size;
+	struct kmi_pgzip *gz;
+	ZSTD_CCtx *zc;
+	unsigned char *zout;
+	size_t zout_size;
+	unsigned char *copy_buf;
+	struct kmi_error *cb_err; /* raised inside libarchive's write callback */
+	bool discard;		  /* failed: the write callback drops what it gets */
+};
+
+/* ---- entry checks ---- */
+
+static bool valid_utf8(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		unsigned n;
+		uint32_t cp;
+
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if (*s >= 0xc2 && *s <= 0xdf)
+			n = 1, cp = *s & 0x1f;
+		else if (*s >= 0xe0 && *s <= 0xef)
+			n = 2, cp = *s & 0x0f;
+		else if (*s >= 0xf0 && *s <= 0xf4)
+			n = 3, cp = *s & 0x07;
+		else
+			return false;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+/* NULL if the path is relative and normalised, else what is wrong with it. */
+static const char *path_problem(const char *path)
+{
+	const char *p, *end;
+
+	if (path == NULL || path[0] == '\0')
+		return "empty path";
+	if (path[0] == '/')
+		return "absolute path";
+	for (p = path;; p = end + 1) {
+		size_t n;
+
+		end = strchrnul(p, '/');
+		n = (size_t)(end - p);
+		if (n == 0)
+			return *end ? "empty component (\"//\")" : "trailing \"/\"";
+		if (n == 1 && p[0] == '.')
+			return "\".\" component";
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return "\"..\" component";
+		if (*end == '\0')
+			break;
+	}
+	if (!valid_utf8(path))
+		return "not valid UTF-8";
+	return NULL;
+}
+
+static int check_entry(const struct kmi_layer_entry *e, struct kmi_error **err)
+{
+	const char *why = path_problem(e->path);
+
+	if (why != NULL)
+		return kmi_error_set(err, EINVAL, "layer entry `%s`: unsafe path: %s",
+				     e->path ? e->path : "", why);
+	switch (e->type) {
+	case KMI_ENTRY_FILE:
+		if (e->source == NULL && e->data == NULL && e->size > 0)
+			return kmi_error_set(err, EINVAL,
+					     "layer entry `%s`: no data for %zu bytes",
+					     e->path, e->size);
+		return 0;
+	case KMI_ENTRY_DIR:
+		return 0;
+	case KMI_ENTRY_SYMLINK:
+		if (e->target == NULL || e->target[0] == '\0')
+			return kmi_error_set(err, EINVAL,
+					     "layer entry `%s`: symlink without target",
+					     e->path);
+		if (!valid_utf8(e->target))
+			return kmi_error_set(
+				err, EINVAL,
+				"layer entry `%s`: link target is not valid UTF-8",
+				e->path);
+		return 0;
+	}
+	return kmi_error_set(err, EINVAL, "layer entry `%s`: unknown type %d", e->path,
+			     (int)e->type);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct kmi_layer_entry *const *x = a, *const *y = b;
+
+	/* strcmp compares as unsigned char: bytewise order */
+	return strcmp((*x)->path, (*y)->path);
+}
+
+/*
+ * Duplicates, and entries below a file or symlink ("host" -> /lib/... and
+ * "host/x"): an extractor would fail, or write through the link.
+ */
+static int check_conflicts(const struct kmi_layer_entry **v, size_t n,
+			   struct kmi_error **err)
+{
+	_cleanup_(kmi_strmap_free) struct kmi_strmap map = { 0 };
+
+	kmi_strmap_init(&map, n);
+	for (size_t i = 0; i < n; i++) {
+		if (kmi_strmap_put(&map, v[i]->path, (void *)v[i]) != NULL)
+			return kmi_error_set(err, EEXIST, "duplicate layer entry `%s`",
+					     v[i]->path);
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *prefix = xstrdup(v[i]->path);
+
+		for (char *slash = strchr(prefix, '/'); slash;
+		     slash = strchr(slash + 1, '/')) {
+			const struct kmi_layer_entry *parent;
+
+			*slash = '\0';
+			parent = kmi_strmap_get(&map, prefix);
+			if (parent != NULL && parent->type != KMI_ENTRY_DIR)
+				return kmi_error_set(
+					err, ENOTDIR,
+					"layer entry `%s`: parent `%s` is not a directory",
+					v[i]->path, prefix);
+			*slash = '/';
+		}
+	}
+	return 0;
+}
+
+/* Checks the entries and returns them sorted by path. */
+static int sort_entries(const struct kmi_layer_entry *entries, size_t n,
+			const struct kmi_layer_entry ***out, bool *ascii,
+			struct kmi_error **err)
+{
+	_cleanup_free_ const struct kmi_layer_entry **v = NULL;
+	int r;
+
+	*ascii = true;
+	if (n > 0 && entries == NULL)
+		return kmi_error_set(err, EINVAL, "layer: %zu entries without an array",
+				     n);
+	v = xcalloc(n, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		r = check_entry(&entries[i], err);
+		if (r < 0)
+			return r;
+		if (!is_ascii(entries[i].path) || (entries[i].type == KMI_ENTRY_SYMLINK &&
+						   !is_ascii(entries[i].target)))
+			*ascii = false;
+		v[i] = &entries[i];
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_entry);
+	r = check_conflicts(v, n, err);
+	if (r < 0)
+		return r;
+	*out = TAKE_PTR(v);
+	return 0;
+}
+
+/* ---- the blob: compressor and output ---- */
+
+/* The end of the pipeline; also pgzip's sink. */
+static int blob_write(void *ctx, const void *data, size_t len, struct kmi_error **err)
+{
+	struct layer_writer *w = ctx;
+	const char *p = data;
+
+	kmi_sha256_update(&w->digest, data, len);
+	while (len > 0) {
+		ssize_t n = write(w->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return kmi_error_set(err, n < 0 ? errno : EIO,
+					     "writing the layer blob at byte %llu",
+					     (unsigned long long)w->size);
+		p += n;
+		len -= (size_t)n;
+		w->size += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int zstd_error(size_t code, const char *what, struct kmi_error **err)
+{
+	return kmi_error_set(err, KMI_EFORMAT, "zstd: %s: %s", what,
+			     ZSTD_getErrorName(code));
+}
+
+static int zstd_setup(struct layer_writer *w, int level, unsigned threads,
+		      struct kmi_error **err)
+{
+	size_t r;
+
+	if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
+		return kmi_error_set(err, EINVAL,
+				     "zstd: compression level %d is not in %d..%d", level,
+				     ZSTD_minCLevel(), ZSTD_maxCLevel());
+	w->zc = ZSTD_createCCtx();
+	if (w->zc == NULL)
+		return kmi_error_set(err, ENOMEM, "zstd: creating a compression context");
+	r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, level);
+	if (ZSTD_isError(r))
+		return zstd_error(r, "setting the level", err);
+	r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
+	if (ZSTD_isError(r))
+		return zstd_error(r, "enabling checksums", err);
+	/*
+	 * Multithreaded frames are the same for any nbWorkers >= 1 but differ
+	 * from single-threaded ones (0), so one CPU still gets one worker.  A
+	 * libzstd built without threads would write other bytes: refuse it.
+	 */
+	r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, (int)threads);
+	if (ZSTD_isError(r))
+		return zstd_error(r, "multithreading (libzstd built without it?)", err);
+	w->zout_size = ZSTD_CStreamOutSize();
+	w->zout = xmalloc(w->zout_size);
+	return 0;
+}
+
+static int zstd_feed(struct layer_writer *w, const void *data, size_t len,
+		     ZSTD_EndDirective mode, struct kmi_error **err)
+{
+	ZSTD_inBuffer in = { data, len, 0 };
+
+	for (;;) {
+		ZSTD_outBuffer out = { w->zout, w->zout_size, 0 };
+		size_t left = ZSTD_compressStream2(w->zc, &out, &in, mode);
+		int r;
+
+		if (ZSTD_isError(left))
+			return zstd_error(left, "compressing", err);
+		if (out.pos > 0) {
+			r = blob_write(w, w->zout, out.pos, err);
+			if (r < 0)
+				return r;
+		}
+		/* e_continue: all input taken; e_end: frame complete and flushed */
+		if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)
+			return 0;
+	}
+}
+
+static int codec_write(struct layer_writer *w, const void *data, size_t len,
+		       struct kmi_error **err)
+{
+	switch (w->compression) {
+	case KMI_COMPRESS_GZIP:
+		return kmi_pgzip_write(w->gz, data, len, err);
+	case KMI_COMPRESS_ZSTD:
+		return zstd_feed(w, data, len, ZSTD_e_continue, err);
+	case KMI_COMPRESS_NONE:
+		break;
+	}
+	return blob_write(w, data, len, err);
+}
+
+static int codec_finish(struct layer_writer *w, struct kmi_error **err)
+{
+	switch (w->compression) {
+	case KMI_COMPRESS_GZIP:
+		return kmi_pgzip_finish(w->gz, err);
+	case KMI_COMPRESS_ZSTD:
+		return zstd_feed(w, NULL, 0, ZSTD_e_end, err);
+	case KMI_COMPRESS_NONE:
+		break;
+	}
+	return 0;
+}
+
+static int writer_init(struct layer_writer *w, const struct kmi_layer_opts *opts,
+		       int out_fd, struct kmi_error **err)
+{
+	unsigned threads = opts->threads ? opts->threads : kmi_cpu_count(MAX_THREADS);
+	int level = opts->level;
+
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
+	*w = (struct layer_writer){ .fd = out_fd, .compression = opts->compression };
+	kmi_sha256_init(&w->diff_id);
+	kmi_sha256_init(&w->digest);
+	switch (opts->compression) {
+	case KMI_COMPRESS_GZIP:
+		return kmi_pgzip_new(level ? level : GZIP_DEFAULT_LEVEL, threads,
+				     blob_write, w, &w->gz, err);
+	case KMI_COMPRESS_ZSTD:
+		return zstd_setup(w, level ? level : ZSTD_DEFAULT_LEVEL, threads, err);
+	case KMI_COMPRESS_NONE:
+		return 0;
+	}
+	return kmi_error_set(err, EINVAL, "layer: unknown compression %d",
+			     (int)opts->compression);
+}
+
+static void writer_free(struct layer_writer *w)
+{
+	kmi_pgzip_free(w->gz);
+	ZSTD_freeCCtx(w->zc);
+	free(w->zout);
+	free(w->copy_buf);
+	kmi_sha256_free(&w->diff_id);
+	kmi_sha256_free(&w->digest);
+	kmi_error_free(&w->cb_err);
+}
+
+/* ---- the tar ---- */
+
+/*
+ * Never fails towards libarchive: after a failed callback it skips the close
+ * of its output buffer in archive_write_free(), and leaks it (3.6 and 3.7).
+ * The error waits in cb_err for the next check in tar_header()/tar_data().
+ */
+static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+	struct layer_writer *w = ctx;
+
+	if (w->cb_err == NULL && !w->discard) {
+		kmi_sha256_update(&w->diff_id, buf, len);
+		if (codec_write(w, buf, len, &w->cb_err) < 0)
+			w->discard = true;
+	}
+	return (la_ssize_t)len;
+}
+
+/* A libarchive call failed: our error from the write callback, or libarchive's. */
+static int tar_error(struct layer_writer *w, struct archive *a, struct kmi_error **err)
+{
+	const char *msg = archive_error_string(a);
+	int code;
+
+	if (w->cb_err != NULL) {
+		code = w->cb_err->code;
+		if (err != NULL) {
+			kmi_error_free(err);
+			*err = TAKE_PTR(w->cb_err);
+		}
+		return -1 - code;
+	}
+	code = archive_errno(a) > 0 ? archive_errno(a) : EIO;
+	return kmi_error_set(err, code, "tar: %s", msg ? msg : "failed");
+}
+
+static int tar_data(struct layer_writer *w, struct archive *a, const void *data,
+		    size_t len, struct kmi_error **err)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		la_ssize_t n = archive_write_data(a, p, len);
+
+		if (n <= 0 || w->cb_err != NULL)
+			return tar_error(w, a, err);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int tar_header(struct layer_writer *w, struct archive *a, struct archive_entry *ae,
+		      struct kmi_error **err)
+{
+	/* ARCHIVE_WARN too: it means something was written other than asked */
+	if (archive_write_header(a, ae) != ARCHIVE_OK || w->cb_err != NULL)
+		return tar_error(w, a, err);
+	return 0;
+}
+
+static int tar_file_from_source(struct layer_writer *w, struct archive *a,
+				struct archive_entry *ae, const char *source,
+				struct kmi_error **err)
+{
+	_cleanup_close_ int fd = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	off_t left;
+	ssize_t n;
+	char c;
+	int r;
+
+	if (fd < 0)
+		return kmi_error_set(err, errno, "open `%s`", source);
+	if (fstat(fd, &st) < 0)
+		return kmi_error_set(err, errno, "stat `%s`", source);
+	if (!S_ISREG(st.st_mode))
+		return kmi_error_set(err, EINVAL, "`%s` is not a regular file", source);
+	archive_entry_set_size(ae, st.st_size);
+	r = tar_header(w, a, ae, err);
+	if (r < 0)
+		return r;
+
+	if (w->copy_buf == NULL)
+		w->copy_buf = xmalloc(COPY_CHUNK);
+	for (left = st.st_size; left > 0;) {
+		n = read(fd, w->copy_buf, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kmi_error_set(err, errno, "read `%s`", source);
+		if (n == 0)
+			return kmi_error_set(
+				err, EIO,
+				"`%s` shrank while being read (%lld of %lld bytes)",
+				source, (long long)(st.st_size - left),
+				(long long)st.st_size);
+		r = tar_data(w, a, w->copy_buf, (size_t)n, err);
+		if (r < 0)
+			return r;
+		left -= n;
+	}
+	/* The header already promised st_size bytes. */
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return kmi_error_set(err, errno, "read `%s`", source);
+	if (n > 0)
+		return kmi_error_set(err, EIO,
+				     "`%s` grew while being read (beyond %lld bytes)",
+				     source, (long long)st.st_size);
+	return 0;
+}
+
+static int tar_entry(struct layer_writer *w, struct archive *a, struct archive_entry *ae,
+		     const struct kmi_layer_entry *e, time_t mtime,
+		     struct kmi_error **err)
+{
+	int r;
+
+	archive_entry_clear(ae);
+	archive_entry_set_pathname(ae, e->path);
+	archive_entry_set_uid(ae, 0);
+	archive_entry_set_gid(ae, 0);
+	archive_entry_set_mtime(ae, mtime, 0);
+	switch (e->type) {
+	case KMI_ENTRY_DIR:
+		archive_entry_set_filetype(ae, AE_IFDIR);
+		archive_entry_set_perm(ae, 0755);
+		return tar_header(w, a, ae, err);
+	case KMI_ENTRY_SYMLINK:
+		archive_entry_set_filetype(ae, AE_IFLNK);
+		archive_entry_set_perm(ae, 0777);
+		archive_entry_set_symlink(ae, e->target);
+		return tar_header(w, a, ae, err);
+	case KMI_ENTRY_FILE:
+		break;
+	}
+	archive_entry_set_filetype(ae, AE_IFREG);
+	archive_entry_set_perm(ae, (e->mode & 0111) ? 0755 : 0644);
+	if (e->source != NULL)
+		return tar_file_from_source(w, a, ae, e->source, err);
+	if (e->size > INT64_MAX)
+		return kmi_error_set(err, EFBIG, "%zu bytes", e->size);
+	archive_entry_set_size(ae, (la_int64_t)e->size);
+	r = tar_header(w, a, ae, err);
+	if (r < 0)
+		return r;
+	return tar_data(w, a, e->data, e->size, err);
+}
+
+static void archive_freep(struct archive **a)
+{
+	if (*a != NULL)
+		archive_write_free(*a);
+}
+
+static void archive_entry_freep(struct archive_entry **ae)
+{
+	archive_entry_free(*ae);
+}
+
+static int write_tar(struct layer_writer *w, const struct kmi_layer_entry **v, size_t n,
+		     time_t mtime, struct kmi_error **err)
+{
+	_cleanup_(archive_freep) struct archive *a = archive_write_new();
+	_cleanup_(archive_entry_freep) struct archive_entry *ae = archive_entry_new();
+	int r = 0;
+
+	if (a == NULL || ae == NULL)
+		return kmi_error_set(err, ENOMEM, "tar: allocating the writer");
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, TAR_RECORD) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, TAR_RECORD) != ARCHIVE_OK ||
+	    archive_write_open(a, w, NULL, tar_write_cb, NULL) != ARCHIVE_OK)
+		return tar_error(w, a, err);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = tar_entry(w, a, ae, v[i], mtime, err);
+		if (r < 0)
+			r = kmi_error_wrap(err, "layer entry `%s`", v[i]->path);
+	}
+	if (r == 0 && (archive_write_close(a) != ARCHIVE_OK || w->cb_err != NULL))
+		r = tar_error(w, a, err);
+	/* After a failure, the close in archive_write_free() pads into the void. */
+	w->discard = true;
+	return r;
+}
+
+/*
+ * libarchive converts names from the thread's LC_CTYPE charset to UTF-8:
+ * fix it to C.UTF-8 for the writer.  Without that locale, ASCII names come
+ * out the same in any locale, other names would not.
+ */
+static int write_tar_utf8(struct layer_writer *w, const struct kmi_layer_entry **v,
+			  size_t n, time_t mtime, bool ascii, struct kmi_error **err)
+{
+	locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	locale_t old;
+	int r;
+
+	if (loc == (locale_t)0) {
+		if (!ascii)
+			return kmi_error_set(
+				err, errno ? errno : ENOENT,
+				"layer: non-ASCII names need the C.UTF-8 locale");
+		return write_tar(w, v, n, mtime, err);
+	}
+	old = uselocale(loc);
+	r = write_tar(w, v, n, mtime, err);
+	uselocale(old);
+	freelocale(loc);
+	return r;
+}
+
+int kmi_layer_write(const struct kmi_layer_entry *entries, size_t n,
+		    const struct kmi_layer_opts *opts, int out_fd,
+		    struct kmi_layer_result *res, struct kmi_error **err)
+{
+	static const struct kmi_layer_opts defaults = { .compression =
+								KMI_COMPRESS_GZIP };
+	_cleanup_free_ const struct kmi_layer_entry **v = NULL;
+	_cleanup_(writer_free) struct layer_writer w = { .fd = -1 };
+	bool ascii;
+	int r;
+
+	if (opts == NULL)
+		opts = &defaults;
+	if ((unsigned)opts->compression >= ARRAY_SIZE(media_types))
+		return kmi_error_set(err, EINVAL, "layer: unknown compression %d",
+				     (int)opts->compression);
+	if ((int64_t)(time_t)opts->mtime != opts->mtime)
+		return kmi_error_set(err, EOVERFLOW, "layer: mtime %lld",
+				     (long long)opts->mtime);
+	r = sort_entries(entries, n, &v, &ascii, err);
+	if (r < 0)
+		return r;
+	r = writer_init(&w, opts, out_fd, err);
+	if (r < 0)
+		return r;
+	r = write_tar_utf8(&w, v, n, (time_t)opts->mtime, ascii, err);
+	if (r < 0)
+		return r;
+	r = codec_finish(&w, err);
+	if (r < 0)
+		return r;
+
+	kmi_sha256_final(&w.diff_id, res->diff_id);
+	kmi_sha256_final(&w.digest, res->digest);
+	res->size = w.size;
+	res->media_type = media_types[opts->compression];
+	return 0;
+}
