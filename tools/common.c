@@ -37,6 +37,30 @@ bool kmi_image_opt(int c, const char *arg, struct kmi_endpoint_opts *o)
 	}
 }
 
+int kmi_image_cmd_parse(const char *cmd, const char *help, int argc, char *argv[],
+			struct kmi_endpoint_opts *o)
+{
+	static const struct option long_opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		KMI_IMAGE_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (kmi_image_opt(c, optarg, o))
+			continue;
+		if (c == 'h') {
+			fputs(help, stdout);
+			return KMI_EXIT_OK;
+		}
+		fprintf(stderr, "Try 'kmodimg %s --help'.\n", cmd);
+		return KMI_EXIT_USAGE;
+	}
+	return -1;
+}
+
 int kmi_fail(const char *cmd, struct kmi_error **err)
 {
 	int status = kmi_error_exit_status(*err);

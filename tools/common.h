@@ -43,6 +43,12 @@ enum {
 
 /* Handles one of KMI_IMAGE_LONGOPTS; false if c is not one of them. */
 bool kmi_image_opt(int c, const char *arg, struct kmi_endpoint_opts *o);
+/*
+ * Parses a command that takes only the image options and --help (printing
+ * `help`); returns -1 to go on with argv[optind...], or an exit status.
+ */
+int kmi_image_cmd_parse(const char *cmd, const char *help, int argc, char *argv[],
+			struct kmi_endpoint_opts *o);
 /* Prints "kmodimg CMD: error: MSG" and returns the exit status for the error. */
 int kmi_fail(const char *cmd, struct kmi_error **err);
 int kmi_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,11 +8,7 @@
 #include "tools/kmodimg.h"
 #include "util/xalloc.h"
 
-static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	KMI_IMAGE_LONGOPTS,
-	{ NULL, 0, NULL, 0 },
-};
+#define EXIT_HELP "\nExit status: 0 success, 1 failure, 2 usage or access error.\n"
 
 static int transfer(const char *cmd, const char *from, const char *to,
 		    const struct kmi_endpoint_opts *eo)
@@ -36,34 +32,13 @@ static int transfer(const char *cmd, const char *from, const char *to,
 	return KMI_EXIT_OK;
 }
 
-/* Parses the common options; returns -1 to go on, or an exit status. */
-static int parse(const char *cmd, const char *usage, int argc, char *argv[],
-		 struct kmi_endpoint_opts *eo)
-{
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (kmi_image_opt(c, optarg, eo))
-			continue;
-		if (c == 'h') {
-			printf("%s\n" KMI_IMAGE_OPTS_HELP
-			       "\nExit status: 0 success, 1 failure, 2 usage or access error.\n",
-			       usage);
-			return KMI_EXIT_OK;
-		}
-		fprintf(stderr, "Try 'kmodimg %s --help'.\n", cmd);
-		return KMI_EXIT_USAGE;
-	}
-	return -1;
-}
-
 static int run_copy(int argc, char *argv[])
 {
 	struct kmi_endpoint_opts eo = { 0 };
-	int r = parse("copy", "Usage: kmodimg copy [OPTIONS] SRC DST\n\nCopy an image between the "
-			      "store (NAME:TAG), layouts (oci:DIR:TAG) and registries (docker://...).",
-		      argc, argv, &eo);
+	int r = kmi_image_cmd_parse("copy", "Usage: kmodimg copy [OPTIONS] SRC DST\n\n"
+			"Copy an image between the store (NAME:TAG), layouts (oci:DIR:TAG) and\n"
+			"registries (docker://HOST/REPO:TAG).\n\n" KMI_IMAGE_OPTS_HELP EXIT_HELP,
+			argc, argv, &eo);
 
 	if (r >= 0)
 		return r;
@@ -78,9 +53,9 @@ static int run_push(int argc, char *argv[])
 	struct kmi_ref ref, to;
 	struct kmi_error *err = NULL;
 	char *dst;
-	int r = parse("push", "Usage: kmodimg push [OPTIONS] NAME [DST]\n\nSend a stored image to "
-			      "the registry its name points to, or to DST.",
-		      argc, argv, &eo);
+	int r = kmi_image_cmd_parse("push", "Usage: kmodimg push [OPTIONS] NAME [DST]\n\n"
+			"Send a stored image to the registry its name points to, or to DST.\n\n"
+			KMI_IMAGE_OPTS_HELP EXIT_HELP, argc, argv, &eo);
 
 	if (r >= 0)
 		return r;
@@ -106,9 +81,9 @@ static int run_pull(int argc, char *argv[])
 	struct kmi_ref ref;
 	struct kmi_error *err = NULL;
 	char *name;
-	int r = parse("pull", "Usage: kmodimg pull [OPTIONS] REF\n\nFetch an image into the local "
-			      "store, named as in REF (HOST/REPO:TAG).",
-		      argc, argv, &eo);
+	int r = kmi_image_cmd_parse("pull", "Usage: kmodimg pull [OPTIONS] REF\n\n"
+			"Fetch an image into the local store, named as in REF (HOST/REPO:TAG).\n\n"
+			KMI_IMAGE_OPTS_HELP EXIT_HELP, argc, argv, &eo);
 
 	if (r >= 0)
 		return r;

@@ -4,12 +4,6 @@
 #include "tools/common.h"
 #include "tools/kmodimg.h"
 
-static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	KMI_IMAGE_LONGOPTS,
-	{ NULL, 0, NULL, 0 },
-};
-
 /*
  * KMM's rule: build only what the registry says is absent.  So "absent" is
  * exit 1 only on the registry's own word; anything else (TLS, 401, network)
@@ -20,22 +14,15 @@ static int run(int argc, char *argv[])
 	struct kmi_endpoint_opts eo = { 0 };
 	struct kmi_endpoint ep;
 	struct kmi_error *err = NULL;
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (kmi_image_opt(c, optarg, &eo))
-			continue;
-		if (c == 'h') {
-			printf("Usage: kmodimg exists [OPTIONS] REF\n\n"
-			       "Ask whether an image exists.\n\n" KMI_IMAGE_OPTS_HELP
-			       "\nExit status: 0 present, 1 absent (the registry or store said so),\n"
-			       "2 any other failure (usage, TLS, authentication, network).\n");
-			return KMI_EXIT_OK;
-		}
-		fprintf(stderr, "Try 'kmodimg exists --help'.\n");
-		return KMI_EXIT_USAGE;
-	}
+	r = kmi_image_cmd_parse("exists", "Usage: kmodimg exists [OPTIONS] REF\n\n"
+				"Ask whether an image exists.\n\n" KMI_IMAGE_OPTS_HELP
+				"\nExit status: 0 present, 1 absent (the registry or store said so),\n"
+				"2 any other failure (usage, TLS, authentication, network).\n",
+				argc, argv, &eo);
+	if (r >= 0)
+		return r;
 	if (argc - optind != 1)
 		return kmi_usage("exists", "want one REF");
 	r = kmi_endpoint_open(argv[optind], &eo, false, &ep, &err);

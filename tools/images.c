@@ -8,31 +8,9 @@
 #include "tools/common.h"
 #include "tools/kmodimg.h"
 
-static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	KMI_IMAGE_LONGOPTS,
-	{ NULL, 0, NULL, 0 },
-};
-
-static int parse(const char *cmd, const char *usage, int argc, char *argv[],
-		 struct kmi_endpoint_opts *eo)
-{
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (kmi_image_opt(c, optarg, eo))
-			continue;
-		if (c == 'h') {
-			printf("%s\n\n      --store=DIR         the local store\n"
-			       "\nExit status: 0 success, 1 failure, 2 usage error.\n", usage);
-			return KMI_EXIT_OK;
-		}
-		fprintf(stderr, "Try 'kmodimg %s --help'.\n", cmd);
-		return KMI_EXIT_USAGE;
-	}
-	return -1;
-}
+#define STORE_HELP                                                                         \
+	"\n      --store=DIR  the local store\n"                                         \
+	"\nExit status: 0 success, 1 failure, 2 usage error.\n"
 
 static int open_store(const struct kmi_endpoint_opts *eo, bool write, struct kmi_layout **l,
 		      struct kmi_error **err)
@@ -71,8 +49,8 @@ static int run_images(int argc, char *argv[])
 	struct kmi_descriptor *d;
 	struct kmi_error *err = NULL;
 	size_t n;
-	int r = parse("images", "Usage: kmodimg images [--store DIR]\n\nList the images in the local store.",
-		      argc, argv, &eo);
+	int r = kmi_image_cmd_parse("images", "Usage: kmodimg images [--store DIR]\n\n"
+			"List the images in the local store.\n" STORE_HELP, argc, argv, &eo);
 
 	if (r >= 0)
 		return r;
@@ -97,9 +75,9 @@ static int run_rmi(int argc, char *argv[])
 	struct kmi_endpoint_opts eo = { 0 };
 	struct kmi_layout *l;
 	struct kmi_error *err = NULL;
-	int r = parse("rmi", "Usage: kmodimg rmi [--store DIR] NAME...\n\nRemove images from the "
-			     "local store, and the blobs no other image uses.",
-		      argc, argv, &eo);
+	int r = kmi_image_cmd_parse("rmi", "Usage: kmodimg rmi [--store DIR] NAME...\n\n"
+			"Remove images from the local store, and the blobs no other image uses.\n"
+			STORE_HELP, argc, argv, &eo);
 
 	if (r >= 0)
 		return r;

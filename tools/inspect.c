@@ -15,12 +15,6 @@
 #include "util/macro.h"
 #include "util/xalloc.h"
 
-static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	KMI_IMAGE_LONGOPTS,
-	{ NULL, 0, NULL, 0 },
-};
-
 /* An fd with the blob's bytes: the layout's file, or a download into a temp file. */
 static int blob_fd(struct kmi_endpoint *ep, const struct kmi_descriptor *d, int *fd,
 		   struct kmi_error **err)
@@ -139,22 +133,15 @@ static int run(int argc, char *argv[])
 	struct kmi_endpoint ep;
 	struct kmi_error *err = NULL;
 	json_t *o = NULL;
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (kmi_image_opt(c, optarg, &eo))
-			continue;
-		if (c == 'h') {
-			printf("Usage: kmodimg inspect [OPTIONS] REF\n\n"
-			       "Print an image's digest, media types, layers, annotations, and the\n"
-			       "kernel versions and modules it holds, as JSON.\n\n" KMI_IMAGE_OPTS_HELP
-			       "\nExit status: 0 success, 1 failure, 2 usage or access error.\n");
-			return KMI_EXIT_OK;
-		}
-		fprintf(stderr, "Try 'kmodimg inspect --help'.\n");
-		return KMI_EXIT_USAGE;
-	}
+	r = kmi_image_cmd_parse("inspect", "Usage: kmodimg inspect [OPTIONS] REF\n\n"
+				"Print an image's digest, media types, layers, annotations, and the\n"
+				"kernel versions and modules it holds, as JSON.\n\n" KMI_IMAGE_OPTS_HELP
+				"\nExit status: 0 success, 1 failure, 2 usage or access error.\n",
+				argc, argv, &eo);
+	if (r >= 0)
+		return r;
 	if (argc - optind != 1)
 		return kmi_usage("inspect", "want one REF");
 	r = kmi_endpoint_open(argv[optind], &eo, false, &ep, &err);

@@ -84,6 +84,33 @@ skopeo inspect --raw "oci:$KMI_TMP/l6:v1" | jq -e '.layers[0].mediaType | endswi
 [[ $dz == sha256:* ]] || fail_later "zstd build"
 ok "link, firmware, label, zstd"
 
+step "--base: the modules layer on top of a busybox image (KMM >= 2.2)"
+kmi_need_cmds busybox
+(cd "$KMI_TMP" && umoci init --layout base >/dev/null && umoci new --image base:latest >/dev/null &&
+	umoci insert --image base:latest "$(command -v busybox)" /bin/busybox >/dev/null) ||
+	fail "umoci could not make a base image"
+db=$(build -t "oci:$KMI_TMP/l7:v1" --base "oci:$KMI_TMP/base:latest" "$ex/kmodimg_a.ko")
+db2=$(build -t "oci:$KMI_TMP/l8:v1" --base "oci:$KMI_TMP/base:latest" "$ex/kmodimg_a.ko")
+[[ $db == "$db2" ]] || fail_later "a rebuild on the same base gave another digest"
+skopeo inspect --raw "oci:$KMI_TMP/l7:v1" | jq -e '.layers | length == 2' >/dev/null ||
+	fail_later "the image does not have the base layer and ours"
+(cd "$KMI_TMP" && umoci unpack --image l7:v1 b7 >/dev/null) || fail "umoci unpack l7"
+[[ -x $KMI_TMP/b7/rootfs/bin/busybox && -f $KMI_TMP/b7/rootfs/opt/lib/modules/$KVER/kmodimg_a.ko ]] ||
+	fail_later "unpacked image lacks the base's busybox or our module"
+ok "base image"
+
+step "exists and --if-missing on layouts"
+kmi_run e1 "$KMODIMG" exists "oci:$KMI_TMP/l1:v1"
+((KMI_RC == 0)) || fail_later "exists on a present image: rc $KMI_RC"
+kmi_run e2 "$KMODIMG" exists "oci:$KMI_TMP/l1:nope"
+((KMI_RC == 1)) || fail_later "exists on a missing tag: rc $KMI_RC"
+kmi_run e3 "$KMODIMG" exists "oci:$KMI_TMP/no-such-dir:v1"
+((KMI_RC == 1)) || fail_later "exists on a missing layout: rc $KMI_RC"
+kmi_run im "$KMODIMG" build --if-missing --kernel "$KVER" -t "oci:$KMI_TMP/l1:v1" "$ex/kmodimg_b.ko"
+((KMI_RC == 0)) && grep -q "exists" "$KMI_TMP/im.err" || fail_later "--if-missing did not skip"
+[[ $(skopeo inspect "oci:$KMI_TMP/l1:v1" | jq -r .Digest) == "$d1" ]] || fail_later "--if-missing rebuilt"
+ok "exists / --if-missing"
+
 step "refusals"
 kmi_run wrongk "$KMODIMG" build --kernel 6.1.0-0-notthis -t "oci:$KMI_TMP/bad" "$ex/kmodimg_a.ko"
 ((KMI_RC == 1)) && grep -q "built for kernel $KVER, not 6.1.0-0-notthis" "$KMI_TMP/wrongk.err" ||
