@@ -130,7 +130,8 @@ static struct job *job_new(const char *path, size_t len, const struct job *paren
 		memcpy(j->key, parent->key, parent->depth * sizeof(uint32_t));
 		j->n_anc = (uint16_t)(parent->n_anc + 1);
 		j->anc = xmalloc(j->n_anc * sizeof(*j->anc));
-		memcpy(j->anc, parent->anc, parent->n_anc * sizeof(*j->anc));
+		if (parent->n_anc > 0)
+			memcpy(j->anc, parent->anc, parent->n_anc * sizeof(*j->anc));
 		j->anc[parent->n_anc] = *self;
 	}
 	j->key[depth - 1] = idx;

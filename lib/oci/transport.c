@@ -132,8 +132,10 @@ int kmi_endpoint_exists(struct kmi_endpoint *ep, struct kmi_error **err)
 		r = kmi_registry_head_manifest(ep->reg, ep->repo, lookup_name(ep), digest, err);
 	else if ((r = kmi_layout_resolve(ep->layout, lookup_name(ep), &d, err)) == 0)
 		free(d.ref_name);
-	if (r < 0 && kmi_error_code(*err) == KMI_ENOTFOUND)
+	if (r < 0 && kmi_error_code(*err) == KMI_ENOTFOUND) {
+		kmi_error_free(err);
 		return 0;
+	}
 	return r < 0 ? r : 1;
 }
 

@@ -12,7 +12,7 @@
  * credentials when there are any, anonymously otherwise) and cached per
  * scope until it expires.
  */
-#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +144,7 @@ int kmi_challenge_parse(const char *header, struct kmi_challenge *out)
 		keep_better(&best, &cur);
 	if (rank(&best) == 0) {
 		kmi_challenge_free(&best);
-		return -1;
+		return -ENOENT;
 	}
 	*out = best;
 	return 0;
@@ -181,7 +181,7 @@ int kmi_token_parse(const char *body, size_t len, char **token, long *expires_in
 		t = json_string_value(json_object_get(root, "access_token"));
 	if (t == NULL || !token_ok(t)) {
 		json_decref(root);
-		return -1;
+		return -EINVAL;
 	}
 	*token = xstrdup(t);
 	/* the token spec: 60 s when absent, and never trust less */
@@ -433,6 +433,19 @@ int kmi_auth_prepare(struct kmi_auth *a, struct kmi_http *h, const char *scope,
 	}
 }
 
+/* Every scope the challenge names was asked for already. */
+static bool scope_covered(const char *wanted, const struct token *t)
+{
+	for (const char *p = wanted; p && *p;) {
+		size_t n = strcspn(p, " ");
+		if (n > 0 && !has_word(t->scope, p, n) && !has_word(t->extra, p, n))
+			return false;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return true;
+}
+
 int kmi_auth_challenged(struct kmi_auth *a, const char *www_auth, const char *scope,
 			const struct kmi_auth_use *use, const char *what, struct kmi_error **err)
 {
@@ -451,13 +464,14 @@ int kmi_auth_challenged(struct kmi_auth *a, const char *www_auth, const char *sc
 					     what, a->host);
 		if (use->user != NULL)
 			return kmi_error_set(err, KMI_EAUTH,
-					     "%s: HTTP 401: authentication failed with the "
-					     "credentials from %s",
+					     "%s: HTTP 401: the credentials from %s were rejected",
 					     what, a->creds.source);
 		a->scheme = KMI_AUTH_BASIC;
 		return 0;
 	}
-	if (use->bearer != NULL && use->fresh) {
+	/* a fresh token was refused: only a scope we did not ask for can help */
+	if (use->bearer != NULL && use->fresh &&
+	    (c.scope == NULL || scope_covered(c.scope, token_slot(a, scope)))) {
 		int r;
 		if (a->creds.user == NULL)
 			r = kmi_error_set(err, KMI_EAUTH,

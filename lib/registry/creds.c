@@ -68,7 +68,7 @@ int kmi_creds_parse(const char *userpass, const char *source, struct kmi_creds *
 	const char *colon = strchr(userpass, ':');
 
 	if (colon == NULL || colon == userpass)
-		return kmi_error_set(err, KMI_EUSAGE, "%s: credentials must be USER:PASSWORD", source);
+		return kmi_error_set(err, KMI_EUSAGE, "credentials must be USER:PASSWORD");
 	creds_set(out, userpass, (size_t)(colon - userpass), colon + 1, source);
 	return 0;
 }
@@ -87,7 +87,7 @@ static int b64_value(unsigned char c)
 		return 62;
 	if (c == '/')
 		return 63;
-	return -1;
+	return 64; /* not in the alphabet */
 }
 
 int kmi_base64_decode(const char *in, size_t len, struct kmi_buf *out)
@@ -103,11 +103,11 @@ int kmi_base64_decode(const char *in, size_t len, struct kmi_buf *out)
 			continue;
 		if (c == '=') {
 			if (++npad > 2)
-				return -1;
+				return -EINVAL;
 			continue;
 		}
-		if (npad > 0 || (v = b64_value(c)) < 0)
-			return -1;
+		if (npad > 0 || (v = b64_value(c)) > 63)
+			return -EINVAL;
 		acc = ((acc << 6) | (uint32_t)v) & 0xffffff;
 		bits += 6;
 		if (bits >= 8) {
@@ -116,7 +116,7 @@ int kmi_base64_decode(const char *in, size_t len, struct kmi_buf *out)
 		}
 	}
 	/* one lone character carries no whole byte */
-	return bits >= 6 ? -1 : 0;
+	return bits >= 6 ? -EINVAL : 0;
 }
 
 /* ---------------------------------------------------------------- auth files */
@@ -415,7 +415,7 @@ int kmi_creds_find(const struct kmi_registry_opts *opts, const char *host,
 
 	memset(out, 0, sizeof(*out));
 	if (opts->creds != NULL)
-		return kmi_creds_parse(opts->creds, "credentials", out, err);
+		return kmi_creds_parse(opts->creds, "the given USER:PASSWORD", out, err);
 	if (opts->pull_secret != NULL &&
 	    (r = file_creds(opts->pull_secret, true, true, host, out, err)) != 0)
 		return r < 0 ? r : 0;

@@ -678,6 +678,7 @@ static int attempt(struct kmi_http *h, const struct kmi_http_req *req,
 	    req->sink->reset(req->sink->ctx, err) < 0)
 		return kmi_error_wrap(err, "%s %s", req->method, req->url);
 	h->errbuf[0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &x.last_draw); /* nothing drawn for a quick transfer */
 	set_options(h, req, &x, &headers);
 	rc = curl_easy_perform(h->curl);
 	curl_slist_free_all(headers);

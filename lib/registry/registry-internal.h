@@ -172,7 +172,7 @@ int kmi_creds_from_pull_secret(const char *data, size_t len, const char *host,
  */
 int kmi_creds_find(const struct kmi_registry_opts *opts, const char *host,
 		   struct kmi_creds *out, struct kmi_error **err);
-/* Standard base64, padding optional, whitespace ignored; -1 if invalid. */
+/* Standard base64, padding optional, whitespace ignored; -EINVAL if invalid. */
 int kmi_base64_decode(const char *in, size_t len, struct kmi_buf *out);
 
 /* ------------------------------------------------------------------ yaml.c */
@@ -200,10 +200,16 @@ struct kmi_challenge {
 	char *error;
 };
 
-/* The challenge to answer in a WWW-Authenticate value (Bearer preferred); -1 if none usable. */
+/*
+ * The challenge to answer in a WWW-Authenticate value (Bearer preferred);
+ * -ENOENT if none is usable.
+ */
 int kmi_challenge_parse(const char *header, struct kmi_challenge *out);
 void kmi_challenge_free(struct kmi_challenge *c);
-/* A token endpoint's answer: "token" or "access_token", expires_in (60 if absent). */
+/*
+ * A token endpoint's answer: "token" or "access_token", and expires_in (60 if
+ * absent); -EINVAL if it holds no usable token.
+ */
 int kmi_token_parse(const char *body, size_t len, char **token, long *expires_in);
 
 struct kmi_auth;

@@ -12,6 +12,9 @@
  * to 32 MiB, else PATCH chunks of 32 MiB (Content-Range: start-end) each
  * following the Location of the previous answer, then the PUT.  An upload
  * that fails in a way worth retrying is started again from the POST.
+ *
+ * A struct kmi_registry (its curl handle, token cache) serves one thread at
+ * a time.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -772,6 +775,9 @@ int kmi_registry_get_blob(struct kmi_registry *r, const char *repo, const char *
 		if (strcmp(got, digest) != 0)
 			rc = kmi_error_set(err, KMI_EDIGEST, "GET %s: content has digest %s", url, got);
 	}
+	/* as if written with write(2): the offset ends after the blob */
+	if (rc == 0 && s.seekable && lseek(out_fd, (off_t)s.written, SEEK_SET) < 0)
+		rc = kmi_error_set(err, errno, "seeking in the output of blob %s", digest);
 	if (s.hashing)
 		kmi_sha256_free(&s.hash);
 	kmi_http_resp_free(&resp);

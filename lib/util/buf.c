@@ -58,7 +58,8 @@ void *kmi_arena_alloc(struct kmi_arena *a, size_t n)
 {
 	void *p;
 
-	n = (n + 7) & ~(size_t)7;
+	/* never 0: callers may keep the pointer, and NULL + 0 is undefined */
+	n = n ? (n + 7) & ~(size_t)7 : 8;
 	if (n > a->left) {
 		size_t sz = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
 		struct kmi_arena_chunk *c = xmalloc(sizeof(*c) + sz);

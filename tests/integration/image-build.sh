@@ -82,7 +82,11 @@ dz=$(build -t "oci:$KMI_TMP/l6:v1" --compression zstd "$ex/kmodimg_a.ko")
 skopeo inspect --raw "oci:$KMI_TMP/l6:v1" | jq -e '.layers[0].mediaType | endswith("+zstd")' >/dev/null ||
 	fail_later "zstd media type"
 [[ $dz == sha256:* ]] || fail_later "zstd build"
-ok "link, firmware, label, zstd"
+kmi_run nolink "$KMODIMG" build --kernel "$KVER" -t "oci:$KMI_TMP/l9:v1" "$vfat"
+((KMI_RC == 0)) || fail_later "vfat alone should build (the target provides fat): rc $KMI_RC"
+grep -q "vfat needs module fat, which the image does not contain" "$KMI_TMP/nolink.err" ||
+	fail_later "no warning for the unresolvable dependency: $(cat "$KMI_TMP/nolink.err")"
+ok "link, firmware, label, zstd, unresolved-dependency warning"
 
 step "--base: the modules layer on top of a busybox image (KMM >= 2.2)"
 kmi_need_cmds busybox

@@ -10,12 +10,23 @@ regular expression against "METHOD PATH?QUERY", each with its own counter:
         answer the first COUNT matching requests with STATUS (a JSON error
         body, and Retry-After if given) without forwarding them
   --drop REGEX[:COUNT]
-        forward the first COUNT (default 1) matching requests, then send the
+        forward the first COUNT (default 1) matching GETs, then send the
         answer's headers and only half of its body, and close the connection
+  --corrupt REGEX[:COUNT]
+        forward the first COUNT (default 1) matching GETs and flip the last
+        byte of the answer's body (headers untouched)
+  --redirect REGEX[:COUNT]
+        answer the first COUNT (default 1) matching requests with a 307 to
+        the same URL plus "kmi_redirected=1" in its query
+  --oversize REGEX[:COUNT]
+        forward the first COUNT (default 1) matching GETs and pad the answer's
+        body with 5 MiB of spaces
+  --relative-location
+        rewrite absolute Location headers to paths ("/v2/...?...")
 
 Listens on 127.0.0.1 only, on a port the kernel picks, written to
 --port-file once bound.  Every request is logged to --log as
-"METHOD PATH -> STATUS [injected|dropped]".
+"METHOD PATH -> STATUS [injected|dropped|corrupted|oversized|redirect]".
 """
 import argparse
 import http.client
@@ -100,6 +111,16 @@ def make_handler(opts, rules, log):
         def handle_any(self):
             line = f"{self.command} {self.path}"
             body = self.read_body()
+            rule = take("redirect", line)
+            if rule is not None:
+                sep = "&" if "?" in self.path else "?"
+                loc = f"http://{self.headers.get('Host')}{self.path}{sep}kmi_redirected=1"
+                self.send_response(307)
+                self.send_header("Location", loc)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                note(f"{line} -> 307 redirect")
+                return
             rule = take("fail", line)
             if rule is not None:
                 err = json.dumps({"errors": [{"code": "UNAVAILABLE",
@@ -126,6 +147,12 @@ def make_handler(opts, rules, log):
             finally:
                 conn.close()
             drop = take("drop", line) if self.command == "GET" and len(data) > 1 else None
+            corrupt = take("corrupt", line) if self.command == "GET" and data else None
+            if corrupt is not None:
+                data = data[:-1] + bytes([data[-1] ^ 0xFF])
+            oversize = take("oversize", line) if self.command == "GET" else None
+            if oversize is not None:
+                data += b" " * (5 << 20)
             self.send_response(resp.status, resp.reason)
             for k, v in resp.getheaders():
                 lk = k.lower()
@@ -133,6 +160,8 @@ def make_handler(opts, rules, log):
                     continue
                 if lk == "content-length" and self.command != "HEAD":
                     continue
+                if lk == "location" and opts.relative_location:
+                    v = re.sub(r"^https?://[^/]+", "", v)
                 self.send_header(k, v)
             if self.command != "HEAD":
                 self.send_header("Content-Length", str(len(data)))
@@ -149,7 +178,8 @@ def make_handler(opts, rules, log):
                 return
             if self.command != "HEAD":
                 self.wfile.write(data)
-            note(f"{line} -> {resp.status}")
+            note(f"{line} -> {resp.status}" + (" corrupted" if corrupt else "") +
+                 (" oversized" if oversize else ""))
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
@@ -163,8 +193,14 @@ def main():
     ap.add_argument("--log", default="/dev/null")
     ap.add_argument("--fail", action="append", default=[])
     ap.add_argument("--drop", action="append", default=[])
+    ap.add_argument("--corrupt", action="append", default=[])
+    ap.add_argument("--redirect", action="append", default=[])
+    ap.add_argument("--oversize", action="append", default=[])
+    ap.add_argument("--relative-location", action="store_true")
     opts = ap.parse_args()
-    rules = [Rule(t, "fail") for t in opts.fail] + [Rule(t, "drop") for t in opts.drop]
+    rules = ([Rule(t, "fail") for t in opts.fail] + [Rule(t, "drop") for t in opts.drop] +
+             [Rule(t, "corrupt") for t in opts.corrupt] + [Rule(t, "redirect") for t in opts.redirect] +
+             [Rule(t, "oversize") for t in opts.oversize])
 
     log = open(opts.log, "a")
     srv = Server(("127.0.0.1", 0), make_handler(opts, rules, log))

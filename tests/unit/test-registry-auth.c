@@ -149,6 +149,64 @@ static void test_token_parse(void)
 	CHECK(kmi_token_parse(NULL, 0, &t, &exp) < 0);
 }
 
+/* The decisions after a 401 (none of these paths touches the network). */
+static void test_auth_state(void)
+{
+	struct kmi_creds none = { 0 }, some = { 0 };
+	struct kmi_auth_use use = { 0 };
+	struct kmi_error *err = NULL;
+	struct kmi_auth *a;
+	const char *bearer = "Bearer realm=\"http://t/token\",service=\"s\","
+			     "scope=\"repository:a:pull\",error=\"insufficient_scope\"";
+
+	a = kmi_auth_new("h:1", &none);
+	CHECK(kmi_auth_prepare(a, NULL, "repository:a:pull", &use, &err) == 0);
+	CHECK(use.user == NULL && use.bearer == NULL);
+	CHECK(kmi_auth_challenged(a, "Basic realm=\"r\"", "repository:a:pull", &use, "GET u",
+				  &err) == -1 - KMI_EAUTH);
+	CHECK_STR(err->msg, "GET u: HTTP 401: authentication required and no credentials found for h:1");
+	kmi_error_free(&err);
+	CHECK(kmi_auth_challenged(a, NULL, "repository:a:pull", &use, "GET u", &err) < 0);
+	CHECK_STR(err->msg, "GET u: HTTP 401 without a usable WWW-Authenticate challenge");
+	kmi_error_free(&err);
+	/* a fresh anonymous token that is refused: nothing else to try */
+	use = (struct kmi_auth_use){ .bearer = "tok", .fresh = true };
+	CHECK(kmi_auth_challenged(a, bearer, "repository:a:pull", &use, "GET u", &err) < 0);
+	CHECK_STR(err->msg, "GET u: HTTP 401: anonymous access denied (insufficient_scope) and no "
+			    "credentials found for h:1");
+	kmi_error_free(&err);
+	kmi_auth_free(a);
+
+	CHECK(kmi_creds_parse("u:p", "the given USER:PASSWORD", &some, &err) == 0);
+	a = kmi_auth_new("h:1", &some);
+	CHECK(some.user == NULL); /* moved */
+	memset(&use, 0, sizeof(use));
+	CHECK(kmi_auth_challenged(a, "basic realm=x", "repository:a:pull", &use, "GET u", &err) == 0);
+	CHECK(kmi_auth_prepare(a, NULL, "repository:a:pull", &use, &err) == 0);
+	CHECK_STR(use.user, "u");
+	CHECK_STR(use.pass, "p");
+	CHECK(kmi_auth_challenged(a, "Basic realm=x", "repository:a:pull", &use, "GET u", &err) < 0);
+	CHECK_STR(err->msg, "GET u: HTTP 401: the credentials from the given USER:PASSWORD were rejected");
+	kmi_error_free(&err);
+
+	/* a cached (not fresh) token refused: fetch again */
+	use = (struct kmi_auth_use){ .bearer = "old" };
+	CHECK(kmi_auth_challenged(a, bearer, "repository:a:pull", &use, "GET u", &err) == 0);
+	/* a fresh token, but the registry wants a scope we did not ask for: ask for it */
+	use = (struct kmi_auth_use){ .bearer = "tok", .fresh = true };
+	CHECK(kmi_auth_challenged(a, "Bearer realm=\"http://t/token\",service=\"s\","
+				     "scope=\"repository:b:pull\"",
+				  "repository:a:pull", &use, "GET u", &err) == 0);
+	/* ... and once it was asked for, give up */
+	CHECK(kmi_auth_challenged(a, "Bearer realm=\"http://t/token\",service=\"s\","
+				     "scope=\"repository:b:pull\"",
+				  "repository:a:pull", &use, "GET u", &err) < 0);
+	CHECK_STR(err->msg, "GET u: HTTP 401: the token for the credentials from the given "
+			    "USER:PASSWORD does not grant `repository:b:pull` (unauthorized)");
+	kmi_error_free(&err);
+	kmi_auth_free(a);
+}
+
 /* ---------------------------------------------------------------- base64 */
 
 static int b64(const char *in, char **out)
@@ -277,7 +335,7 @@ static void test_creds_parse(void)
 	struct kmi_creds c = { 0 };
 	struct kmi_error *err = NULL;
 
-	CHECK(kmi_creds_parse("testuser:pa:ss", "credentials", &c, &err) == 0);
+	CHECK(kmi_creds_parse("testuser:pa:ss", "the given USER:PASSWORD", &c, &err) == 0);
 	CHECK_STR(c.user, "testuser");
 	CHECK_STR(c.pass, "pa:ss");
 	CHECK(kmi_creds_parse("user:", "credentials", &c, &err) == 0);
@@ -286,7 +344,7 @@ static void test_creds_parse(void)
 	CHECK(kmi_creds_parse("nocolon", "credentials", &c, &err) < 0);
 	CHECK(kmi_error_code(err) == KMI_EUSAGE);
 	/* the value itself is never echoed */
-	CHECK_STR(err->msg, "credentials: credentials must be USER:PASSWORD");
+	CHECK_STR(err->msg, "credentials must be USER:PASSWORD");
 	kmi_error_free(&err);
 	CHECK(kmi_creds_parse(":pass", "credentials", &c, &err) < 0);
 	kmi_error_free(&err);
@@ -448,6 +506,14 @@ static void test_yaml(void)
 
 /* ---------------------------------------------------------------- lookup order */
 
+/* kmi_creds_find() fills an empty out-parameter: clear the previous answer. */
+static int find(const struct kmi_registry_opts *o, const char *host, struct kmi_creds *c,
+		struct kmi_error **err)
+{
+	kmi_creds_clear(c);
+	return kmi_creds_find(o, host, c, err);
+}
+
 static void test_creds_find(void)
 {
 	struct kmi_registry_opts o = { 0 };
@@ -481,49 +547,49 @@ static void test_creds_find(void)
 	unsetenv("DOCKER_CONFIG");
 	unsetenv("XDG_RUNTIME_DIR");
 	unsetenv("REGISTRY_AUTH_FILE");
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "home");
 	CHECK(c.source != NULL && strstr(c.source, "/home/.docker/config.json") != NULL);
 	setenv("DOCKER_CONFIG", dcfg, 1);
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "dockercfg");
 	/* first found wins: a file without the host does not stop the search */
-	CHECK(kmi_creds_find(&o, "only-home", &c, &err) == 0);
+	CHECK(find(&o, "only-home", &c, &err) == 0);
 	CHECK_STR(c.user, "home");
 	setenv("XDG_RUNTIME_DIR", xdg, 1);
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "xdg");
 	/* a broken default file is skipped with a warning */
 	setenv("REGISTRY_AUTH_FILE", p8, 1);
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "xdg");
 	setenv("REGISTRY_AUTH_FILE", p5, 1);
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "regauth");
 	o.authfile = p6;
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "authfile");
 	o.pull_secret = p7;
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "secret");
 	CHECK_STR(c.pass, "6");
 	o.creds = "given:7";
-	CHECK(kmi_creds_find(&o, "h", &c, &err) == 0);
+	CHECK(find(&o, "h", &c, &err) == 0);
 	CHECK_STR(c.user, "given");
-	CHECK_STR(c.source, "credentials");
+	CHECK_STR(c.source, "the given USER:PASSWORD");
 	o.creds = NULL;
-	CHECK(kmi_creds_find(&o, "nowhere", &c, &err) == 0);
+	CHECK(find(&o, "nowhere", &c, &err) == 0);
 	CHECK(c.user == NULL);
 	CHECK(err == NULL);
 
 	/* files the user named must exist and parse */
 	o.pull_secret = NULL;
 	o.authfile = p8;
-	CHECK(kmi_creds_find(&o, "h", &c, &err) < 0);
+	CHECK(find(&o, "h", &c, &err) < 0);
 	CHECK(kmi_error_code(err) == KMI_EFORMAT);
 	kmi_error_free(&err);
 	o.authfile = "/nonexistent/auth.json";
-	CHECK(kmi_creds_find(&o, "h", &c, &err) < 0);
+	CHECK(find(&o, "h", &c, &err) < 0);
 	CHECK(kmi_error_code(err) == ENOENT);
 	CHECK_STR(err->msg, "reading auth file `/nonexistent/auth.json`: No such file or directory");
 	kmi_error_free(&err);
@@ -687,6 +753,7 @@ int main(void)
 	RUN(test_challenge_bearer);
 	RUN(test_challenge_multi);
 	RUN(test_token_parse);
+	RUN(test_auth_state);
 	RUN(test_base64);
 	RUN(test_authfile);
 	RUN(test_creds_parse);
