@@ -5,7 +5,7 @@
 #
 #   scripts/install-deps.sh [build|test|all]     (default: build)
 #
-#   build  compiler, meson, libraries; make + linux-headers for the demo
+#   build  compiler, meson, libraries; make, jq + linux-headers for the demo
 #   test   build + kmod, compressors, clang/lld (fuzz), valgrind, hyperfine...
 #   all    same as test
 #
@@ -35,8 +35,8 @@ current_kver() {
 		sed -n 's/.*Depends: linux-image-\(.*\)/\1/p' | head -1
 }
 
-build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev make)
-test_pkgs=(kmod xz-utils zstd gzip python3 clang lld libclang-rt-14-dev cpio valgrind hyperfine time docker-registry apache2-utils skopeo umoci jq openssl curl busybox-static)
+build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev make jq)
+test_pkgs=(kmod xz-utils zstd gzip python3 clang lld libclang-rt-14-dev cpio valgrind hyperfine time docker-registry apache2-utils skopeo umoci openssl curl busybox-static)
 
 is_installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]

@@ -141,17 +141,22 @@ static int run_build(struct cmd *c, struct kmi_error **err)
 	struct kmi_endpoint dst, tmp;
 	struct kmi_descriptor desc;
 	struct kmi_layout *layout = NULL;
-	char tmpl[] = "/tmp/kmodimg-push.XXXXXX";
+	_cleanup_free_ char *tmpl = kmi_tmp_template("kmodimg-push");
 	bool via_tmp;
 	int r = kmi_endpoint_open(c->tag, &c->eo, true, &dst, err);
 
 	if (r < 0)
 		return r;
 	if (c->if_missing) {
-		r = kmi_endpoint_exists(&dst, err);
+		char have[KMI_DIGEST_LEN] = "";
+		r = kmi_endpoint_exists(&dst, have, err);
 		if (r != 0) {
-			if (r > 0)
+			if (r > 0) {
+				/* the digest on stdout, as after a build, when the registry told it */
+				if (have[0] != '\0')
+					printf("%s\n", have);
 				fprintf(stderr, "kmodimg build: %s exists: nothing to do\n", c->tag);
+			}
 			kmi_endpoint_close(&dst);
 			return r < 0 ? r : 0;
 		}

@@ -63,7 +63,11 @@ static int run_push(int argc, char *argv[])
 		return kmi_usage("push", "want NAME and optionally DST");
 	if (argc - optind == 2)
 		return transfer("push", argv[optind], argv[optind + 1], &eo);
-	if (kmi_ref_parse(argv[optind], &ref, &err) < 0 || kmi_ref_store_to_registry(&ref, &to, &err) < 0) {
+	if (kmi_ref_parse(argv[optind], &ref, &err) == 0 && ref.kind != KMI_REF_STORE) {
+		kmi_ref_free(&ref);
+		return kmi_usage("push", "without DST, push takes a store name (HOST/REPO:TAG)");
+	}
+	if (err != NULL || kmi_ref_store_to_registry(&ref, &to, &err) < 0) {
 		kmi_ref_free(&ref);
 		return kmi_fail("push", &err);
 	}

@@ -27,7 +27,7 @@ static int run(int argc, char *argv[])
 		return kmi_usage("exists", "want one REF");
 	r = kmi_endpoint_open(argv[optind], &eo, false, &ep, &err);
 	if (r == 0)
-		r = kmi_endpoint_exists(&ep, &err);
+		r = kmi_endpoint_exists(&ep, NULL, &err);
 	kmi_endpoint_close(&ep);
 	if (r < 0) {
 		/* an empty layout directory also answers "absent" */

@@ -24,18 +24,22 @@ static int open_store(const struct kmi_endpoint_opts *eo, bool write, struct kmi
 	return r;
 }
 
-/* The kernel version annotation of a stored manifest, or "-". */
-static char *kernel_of(struct kmi_layout *l, const struct kmi_descriptor *d)
+/* The kernel version annotation of a stored image, or "-", and its size in bytes. */
+static char *kernel_of(struct kmi_layout *l, const struct kmi_descriptor *d, uint64_t *size)
 {
 	struct kmi_manifest m;
 	char *data, *k = NULL;
 	size_t len;
 
+	*size = d->size;
 	if (kmi_layout_read_blob(l, d->digest, KMI_MANIFEST_BLOB_MAX, &data, &len, NULL) < 0)
 		return strdup("-");
 	if (kmi_manifest_parse(data, len, d->media_type, &m, NULL) == 0) {
 		const char *v = json_string_value(json_object_get(m.annotations, KMI_ANN_KERNEL));
 		k = v ? strdup(v) : NULL;
+		*size += m.config.size;
+		for (size_t i = 0; i < m.n_layers; i++)
+			*size += m.layers[i].size;
 		kmi_manifest_free(&m);
 	}
 	free(data);
@@ -58,11 +62,12 @@ static int run_images(int argc, char *argv[])
 		return kmi_usage("images", "takes no arguments");
 	if (open_store(&eo, false, &l, &err) < 0 || kmi_layout_list(l, &d, &n, &err) < 0)
 		return kmi_fail("images", &err);
-	printf("%-50s %-19s %-24s %s\n", "NAME", "DIGEST", "KERNEL", "SIZE");
+	printf("%-40s %-19s %-24s %s\n", "NAME", "DIGEST", "KERNEL", "SIZE");
 	for (size_t i = 0; i < n; i++) {
-		char *k = kernel_of(l, &d[i]);
-		printf("%-50s %.19s %-24s %llu\n", d[i].ref_name ? d[i].ref_name : "<none>", d[i].digest,
-		       k, (unsigned long long)d[i].size);
+		uint64_t size;
+		char *k = kernel_of(l, &d[i], &size);
+		printf("%-40s %.19s %-24s %llu\n", d[i].ref_name ? d[i].ref_name : "<none>",
+		       d[i].digest, k, (unsigned long long)size);
 		free(k);
 	}
 	kmi_descriptors_free(d, n);

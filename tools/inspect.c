@@ -12,6 +12,7 @@
 #include "oci/image.h"
 #include "tools/common.h"
 #include "tools/kmodimg.h"
+#include "util/fs.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
 
@@ -19,7 +20,7 @@
 static int blob_fd(struct kmi_endpoint *ep, const struct kmi_descriptor *d, int *fd,
 		   struct kmi_error **err)
 {
-	char tmp[] = "/tmp/kmodimg-inspect.XXXXXX";
+	_cleanup_free_ char *tmp = kmi_tmp_template("kmodimg-inspect");
 	uint64_t size;
 	int r;
 

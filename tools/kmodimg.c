@@ -11,6 +11,7 @@ static const struct kmi_cmd *const commands[] = {
 	&kmi_cmd_copy,
 	&kmi_cmd_depmod,
 	&kmi_cmd_exists,
+	&kmi_cmd_extract,
 	&kmi_cmd_images,
 	&kmi_cmd_inspect,
 	&kmi_cmd_pull,

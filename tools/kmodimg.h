@@ -18,6 +18,7 @@ extern const struct kmi_cmd kmi_cmd_depmod;
 extern const struct kmi_cmd kmi_cmd_build;
 extern const struct kmi_cmd kmi_cmd_copy;
 extern const struct kmi_cmd kmi_cmd_exists;
+extern const struct kmi_cmd kmi_cmd_extract;
 extern const struct kmi_cmd kmi_cmd_images;
 extern const struct kmi_cmd kmi_cmd_inspect;
 extern const struct kmi_cmd kmi_cmd_pull;

@@ -34,6 +34,9 @@ static const char *const depmod_files[] = {
 	"modules.devname",
 };
 
+/* Inputs of depmod that come from the kernel build, taken from --kernel-tree. */
+static const char *const builtin_files[] = { "modules.builtin", "modules.builtin.modinfo" };
+
 struct entries {
 	struct kmi_layer_entry *e;
 	size_t n;
@@ -126,6 +129,17 @@ static int stage(const struct kmi_build_opts *o, const struct inputs *in, const 
 		_cleanup_free_ char *abs = absolute(tree);
 		if (symlink(abs, link) < 0)
 			return kmi_error_set(err, errno, "staging `%s`", link);
+		/*
+		 * The kernel's list of built-in modules: with it depmod writes real
+		 * modules.builtin*.bin (libkmod refuses the 0-byte ones it writes
+		 * without), and modprobe knows what needs no loading.
+		 */
+		for (size_t i = 0; i < ARRAY_SIZE(builtin_files); i++) {
+			_cleanup_free_ char *src = xasprintf("%s/%s", abs, builtin_files[i]);
+			_cleanup_free_ char *dst = xasprintf("%s/%s", dir, builtin_files[i]);
+			if (access(src, R_OK) == 0 && symlink(src, dst) < 0)
+				return kmi_error_set(err, errno, "staging `%s`", dst);
+		}
 	}
 	return 0;
 }
@@ -187,7 +201,7 @@ static void warn_unresolved(const struct inputs *in, const char *moddir, const c
 			modname_normalize(d, name, sizeof(name), NULL);
 			if (kmi_strmap_get(&have, name) == NULL)
 				kmi_warn("%s needs module %s, which the image does not contain%s: the target "
-					 "kernel must provide it (kmodimg verify checks that)\n",
+					 "kernel must provide it\n",
 					 in->f[i].modname, name,
 					 link ? "" : " (no --in-tree-link)");
 		}
@@ -252,6 +266,12 @@ static int list_entries(const struct kmi_build_opts *o, const struct inputs *in,
 		_cleanup_free_ char *path = xasprintf("%s/%s", base, depmod_files[i]);
 		_cleanup_free_ char *src = xasprintf("%s/%s", moddir, depmod_files[i]);
 		entries_file(es, path, src, 0644);
+	}
+	for (size_t i = 0; o->in_tree_link && i < ARRAY_SIZE(builtin_files); i++) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", base, builtin_files[i]);
+		_cleanup_free_ char *src = xasprintf("%s/%s", moddir, builtin_files[i]);
+		if (access(src, R_OK) == 0)
+			entries_file(es, path, src, 0644);
 	}
 	if (o->in_tree_link) {
 		_cleanup_free_ char *path = xasprintf("%s/%s", base, o->in_tree_link);
@@ -505,7 +525,7 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 	struct kmi_layer_result lr;
 	struct kmi_descriptor config;
 	struct kmi_manifest bm = { 0 };
-	char tmpl[] = "/tmp/kmodimg-build.XXXXXX";
+	_cleanup_free_ char *tmpl = kmi_tmp_template("kmodimg-build");
 	_cleanup_free_ char *moddir = NULL, *names = NULL;
 	const char *vermagic, *arch;
 	unsigned machine;

@@ -98,7 +98,7 @@ int inputs_collect(struct inputs *in, const char *const *paths, const char *subd
 		int r;
 
 		if (stat(p, &st) < 0)
-			return kmi_error_set(err, errno, "`%s`", p);
+			return kmi_error_set(err, KMI_EUSAGE, "`%s`: %s", p, strerror(errno));
 		if (S_ISDIR(st.st_mode)) {
 			r = walk(in, p, subdir ? subdir : "", 0, err);
 		} else if (S_ISREG(st.st_mode)) {

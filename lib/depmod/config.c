@@ -65,13 +65,47 @@ static void search_add(struct kmi_depmod_cfg *cfg, const char *path)
 	cfg->searches = s;
 }
 
-static bool kernel_matches(const struct kmi_depmod_cfg *cfg, const char *pattern)
+/*
+ * Kernel-version patterns are POSIX extended regexes, as in kmod.  Stacked
+ * repetitions ("a++", "(a*)*") can make glibc's matcher take exponential
+ * memory, and no kernel version needs them: such a pattern, or one longer
+ * than KERNEL_PATTERN_MAX, is reported and matches nothing.
+ */
+#define KERNEL_PATTERN_MAX 256
+
+static bool is_quantifier(char c)
 {
+	return c == '*' || c == '+' || c == '?' || c == '{';
+}
+
+static const char *pattern_problem(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n > KERNEL_PATTERN_MAX)
+		return "longer than 256 characters";
+	for (size_t i = 1; i < n; i++) {
+		if (!is_quantifier(p[i]))
+			continue;
+		if (is_quantifier(p[i - 1]) || p[i - 1] == '}' || p[i - 1] == ')')
+			return "repeats a repetition or a group";
+	}
+	return NULL;
+}
+
+static bool kernel_matches(const struct kmi_depmod_cfg *cfg, const char *filename, unsigned lineno,
+			   const char *pattern)
+{
+	const char *why;
 	regex_t re;
 	int status;
 
 	if (streq(pattern, "*"))
 		return true;
+	if ((why = pattern_problem(pattern)) != NULL) {
+		kmi_err("%s:%u: kernel pattern '%.64s' %s: ignored\n", filename, lineno, pattern, why);
+		return false;
+	}
 	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 		return false;
 	status = regexec(&re, cfg->kver, 0, NULL, 0);
@@ -99,7 +133,7 @@ static void parse_line(struct kmi_depmod_cfg *cfg, const char *filename, unsigne
 		c = strtok_r(NULL, "\t ", &save);
 		if (a == NULL || b == NULL || c == NULL)
 			goto syntax_error;
-		if (!kernel_matches(cfg, b)) {
+		if (!kernel_matches(cfg, filename, lineno, b)) {
 			kmi_info("%s:%u: override kernel did not match %s\n", filename, lineno, b);
 			return;
 		}
@@ -109,7 +143,7 @@ static void parse_line(struct kmi_depmod_cfg *cfg, const char *filename, unsigne
 		b = strtok_r(NULL, "\t ", &save);
 		if (a == NULL || b == NULL)
 			goto syntax_error;
-		if (!kernel_matches(cfg, a)) {
+		if (!kernel_matches(cfg, filename, lineno, a)) {
 			kmi_info("%s:%u: external directory did not match %s\n", filename, lineno,
 				 a);
 			return;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,10 +22,28 @@
 #define INDEX_MAX (16u << 20)
 #define LOCK_FILE ".kmodimg.lock"
 
+/*
+ * flock() locks belong to open file descriptions: two kmi_layouts of the same
+ * directory in one process (copy within the store, a build whose base is in
+ * the target layout) would wait on each other forever.  So the lock is held
+ * once per process and directory, and shared by reference count.
+ */
+struct held_lock {
+	struct held_lock *next;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	bool exclusive;
+	unsigned refs;
+};
+
+static struct held_lock *held_locks;
+static pthread_mutex_t held_mutex = PTHREAD_MUTEX_INITIALIZER;
+
 struct kmi_layout {
 	char *dir;
 	int dirfd;
-	int lockfd;
+	struct held_lock *lock;
 };
 
 
@@ -100,17 +119,33 @@ int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struc
 	l = xcalloc(1, sizeof(*l));
 	l->dir = xstrdup(dir);
 	l->dirfd = fd;
-	l->lockfd = -1;
 	*out = l;
 	return 0;
+}
+
+static void unlock(struct kmi_layout *l)
+{
+	struct held_lock **p;
+
+	if (l->lock == NULL)
+		return;
+	pthread_mutex_lock(&held_mutex);
+	if (--l->lock->refs == 0) {
+		for (p = &held_locks; *p != l->lock; p = &(*p)->next)
+			;
+		*p = l->lock->next;
+		close(l->lock->fd); /* releases the flock */
+		free(l->lock);
+	}
+	pthread_mutex_unlock(&held_mutex);
+	l->lock = NULL;
 }
 
 void kmi_layout_close(struct kmi_layout *l)
 {
 	if (l == NULL)
 		return;
-	if (l->lockfd >= 0)
-		close(l->lockfd); /* releases the flock */
+	unlock(l);
 	close(l->dirfd);
 	free(l->dir);
 	free(l);
@@ -123,19 +158,52 @@ const char *kmi_layout_dir(const struct kmi_layout *l)
 
 int kmi_layout_lock(struct kmi_layout *l, bool exclusive, struct kmi_error **err)
 {
-	if (l->lockfd < 0) {
-		l->lockfd = openat(l->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		/* a read-only layout can still be read without a lock */
-		if (l->lockfd < 0 && !exclusive && (errno == EACCES || errno == EROFS))
-			return 0;
-		if (l->lockfd < 0)
-			return kmi_error_set(err, errno, "locking `%s/%s`", l->dir, LOCK_FILE);
+	struct held_lock *h;
+	struct stat st;
+	int r = 0;
+
+	if (l->lock != NULL)
+		return 0;
+	if (fstat(l->dirfd, &st) < 0)
+		return kmi_error_set(err, errno, "locking `%s`", l->dir);
+	pthread_mutex_lock(&held_mutex);
+	for (h = held_locks; h != NULL; h = h->next) {
+		if (h->dev == st.st_dev && h->ino == st.st_ino)
+			break;
 	}
-	while (flock(l->lockfd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
-		if (errno != EINTR)
-			return kmi_error_set(err, errno, "locking `%s`", l->dir);
+	if (h == NULL) {
+		int fd = openat(l->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			/* a read-only layout can still be read without a lock */
+			if (!exclusive && (errno == EACCES || errno == EROFS))
+				goto out;
+			r = kmi_error_set(err, errno, "locking `%s/%s`", l->dir, LOCK_FILE);
+			goto out;
+		}
+		h = xcalloc(1, sizeof(*h));
+		*h = (struct held_lock){ .next = held_locks, .dev = st.st_dev, .ino = st.st_ino, .fd = fd };
+		held_locks = h;
 	}
-	return 0;
+	/* a shared lock becomes exclusive when a writer of this process needs it */
+	if (h->refs == 0 || (exclusive && !h->exclusive)) {
+		while (flock(h->fd, exclusive || h->exclusive ? LOCK_EX : LOCK_SH) < 0) {
+			if (errno != EINTR) {
+				r = kmi_error_set(err, errno, "locking `%s`", l->dir);
+				if (h->refs == 0) {
+					held_locks = h->next;
+					close(h->fd);
+					free(h);
+				}
+				goto out;
+			}
+		}
+		h->exclusive = h->exclusive || exclusive;
+	}
+	h->refs++;
+	l->lock = h;
+out:
+	pthread_mutex_unlock(&held_mutex);
+	return r;
 }
 
 static char *blob_rel(const char *digest)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "oci/transport.h"
+#include "util/fs.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
 
@@ -122,20 +123,25 @@ int kmi_endpoint_get_manifest(struct kmi_endpoint *ep, const char *ident,
 	return r;
 }
 
-int kmi_endpoint_exists(struct kmi_endpoint *ep, struct kmi_error **err)
+int kmi_endpoint_exists(struct kmi_endpoint *ep, char digest[KMI_DIGEST_LEN],
+			struct kmi_error **err)
 {
-	char digest[KMI_DIGEST_LEN];
+	char got[KMI_DIGEST_LEN] = "";
 	struct kmi_descriptor d;
 	int r;
 
-	if (ep->reg != NULL)
-		r = kmi_registry_head_manifest(ep->reg, ep->repo, lookup_name(ep), digest, err);
-	else if ((r = kmi_layout_resolve(ep->layout, lookup_name(ep), &d, err)) == 0)
+	if (ep->reg != NULL) {
+		r = kmi_registry_head_manifest(ep->reg, ep->repo, lookup_name(ep), got, err);
+	} else if ((r = kmi_layout_resolve(ep->layout, lookup_name(ep), &d, err)) == 0) {
+		strcpy(got, d.digest);
 		free(d.ref_name);
+	}
 	if (r < 0 && kmi_error_code(*err) == KMI_ENOTFOUND) {
 		kmi_error_free(err);
 		return 0;
 	}
+	if (r == 0 && digest != NULL)
+		strcpy(digest, got);
 	return r < 0 ? r : 1;
 }
 
@@ -218,7 +224,7 @@ static int copy_blob(struct kmi_endpoint *src, struct kmi_endpoint *dst,
 	if (strcmp(src->ref.host, dst->ref.host) == 0 &&
 	    kmi_registry_mount_blob(dst->reg, dst->repo, d->digest, src->repo, NULL) == 1)
 		return 0;
-	tmp = xstrdup("/tmp/kmodimg-blob.XXXXXX");
+	tmp = kmi_tmp_template("kmodimg-blob");
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return kmi_error_set(err, errno, "creating a temp file");

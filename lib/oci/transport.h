@@ -38,8 +38,12 @@ const char *kmi_endpoint_tag(const struct kmi_endpoint *ep);
 /* Fetches the manifest (or index) the reference names. */
 int kmi_endpoint_get_manifest(struct kmi_endpoint *ep, const char *ident,
 			      struct kmi_manifest_data *out, struct kmi_error **err);
-/* 1 present, 0 absent (the registry or store said so), negative on any other failure. */
-int kmi_endpoint_exists(struct kmi_endpoint *ep, struct kmi_error **err);
+/*
+ * 1 present (digest filled if not NULL; empty if a registry did not say),
+ * 0 absent (the registry or store said so), negative on any other failure.
+ */
+int kmi_endpoint_exists(struct kmi_endpoint *ep, char digest[KMI_DIGEST_LEN],
+			struct kmi_error **err);
 
 /*
  * Copies the image `src` names into `dst` under dst's tag: blobs the

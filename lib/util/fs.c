@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,4 +62,13 @@ static int rm_at(int parent, const char *name, unsigned depth)
 int kmi_rm_rf(const char *path)
 {
 	return rm_at(AT_FDCWD, path, 0);
+}
+
+char *kmi_tmp_template(const char *name)
+{
+	const char *dir = getenv("TMPDIR");
+
+	if (dir == NULL || dir[0] != '/')
+		dir = "/tmp";
+	return xasprintf("%s/%s.XXXXXX", dir, name);
 }

@@ -77,6 +77,8 @@ m=$KMI_TMP/b5/rootfs/opt/lib/modules/$KVER
 grep -qx 'extra/vfat.ko: host/kernel/fs/fat/fat.ko' "$m/modules.dep" ||
 	fail_later "vfat's in-tree dependency: $(grep vfat "$m/modules.dep")"
 [[ -f $KMI_TMP/b5/rootfs/lib/firmware/acme/blob.bin ]] || fail_later "firmware not under /lib/firmware"
+[[ -s $m/modules.builtin.bin && -f $m/modules.builtin ]] ||
+	fail_later "the kernel tree's modules.builtin did not make modules.builtin.bin"
 skopeo inspect "oci:$KMI_TMP/l5:v1" | jq -e '.Labels.team == "drivers"' >/dev/null || fail_later "label"
 dz=$(build -t "oci:$KMI_TMP/l6:v1" --compression zstd "$ex/kmodimg_a.ko")
 skopeo inspect --raw "oci:$KMI_TMP/l6:v1" | jq -e '.layers[0].mediaType | endswith("+zstd")' >/dev/null ||
@@ -112,6 +114,10 @@ kmi_run e3 "$KMODIMG" exists "oci:$KMI_TMP/no-such-dir:v1"
 ((KMI_RC == 1)) || fail_later "exists on a missing layout: rc $KMI_RC"
 kmi_run im "$KMODIMG" build --if-missing --kernel "$KVER" -t "oci:$KMI_TMP/l1:v1" "$ex/kmodimg_b.ko"
 ((KMI_RC == 0)) && grep -q "exists" "$KMI_TMP/im.err" || fail_later "--if-missing did not skip"
+[[ $(cat "$KMI_TMP/im.out") == "$d1" ]] || fail_later "--if-missing printed '$(cat "$KMI_TMP/im.out")', not the digest"
+step "copy within one layout (one lock per process and layout)"
+timeout 20 "$KMODIMG" copy "oci:$KMI_TMP/l1:v1" "oci:$KMI_TMP/l1:copy" >/dev/null || fail_later "copy within a layout failed or hung"
+[[ $(skopeo inspect "oci:$KMI_TMP/l1:copy" | jq -r .Digest) == "$d1" ]] || fail_later "copy changed the digest"
 [[ $(skopeo inspect "oci:$KMI_TMP/l1:v1" | jq -r .Digest) == "$d1" ]] || fail_later "--if-missing rebuilt"
 ok "exists / --if-missing"
 

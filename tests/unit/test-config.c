@@ -71,10 +71,22 @@ static void test_continuation(void)
 	kmi_depmod_cfg_free(&cfg);
 }
 
+/* Stacked repetitions cost glibc's regex exponential memory: refused (fuzz finding). */
+static void test_hostile_pattern(void)
+{
+	struct kmi_depmod_cfg cfg = { .kver = "6.1.0-56-amd64" };
+
+	parse(&cfg, "override a 6.++++++++++++++++* x\noverride b (6.*)* y\noverride c 6\\.1.* z\n");
+	CHECK(cfg.overrides != NULL && streq(cfg.overrides->path, "z/c"));
+	CHECK(cfg.overrides != NULL && cfg.overrides->next == NULL);
+	kmi_depmod_cfg_free(&cfg);
+}
+
 int main(void)
 {
 	RUN(test_search);
 	RUN(test_override_external_exclude);
 	RUN(test_continuation);
+	RUN(test_hostile_pattern);
 	CHECK_EXIT();
 }
