@@ -1,0 +1,108 @@
+#!/bin/bash
+# The image commands against real registries (plain HTTP, TLS with a private
+# CA, htpasswd Basic, Bearer tokens), checked with skopeo: build straight to
+# a registry, exists exit codes, push, pull, copy, inspect, --if-missing,
+# --base from a Docker-format image, and a faulty network through a proxy.
+# The digest is the same whatever the destination.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
+kmi_setup
+kmi_need_cmds skopeo umoci jq docker-registry openssl htpasswd busybox
+. "$KMI_LIB_DIR/registry.sh"
+ex=$KMI_TMP/ex
+kmi_build_examples "$ex"
+export KMODIMG_STORE=$KMI_TMP/store
+mods=("$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko")
+
+ref_digest=$("$KMODIMG" build --quiet --kernel "$KVER" -t "oci:$KMI_TMP/ref:v1" "${mods[@]}")
+
+for mode in plain tls htpasswd bearer; do
+	step "$mode registry"
+	kmi_reg_start "$mode" || fail "could not start a $mode registry"
+	flags=("${KMI_REG_CLIENT[@]}")
+	repo=$KMI_REG_HOST/kmod/examples
+	d=$("$KMODIMG" build --quiet "${flags[@]}" --kernel "$KVER" -t "docker://$repo:$KVER" "${mods[@]}") ||
+		fail "$mode: build and push failed"
+	[[ $d == "$ref_digest" ]] || fail_later "$mode: pushed digest $d, layout build $ref_digest"
+	got=$(skopeo inspect "${KMI_REG_SKOPEO[@]}" "docker://$repo:$KVER" | jq -r .Digest) ||
+		fail "$mode: skopeo cannot read what we pushed"
+	[[ $got == "$d" ]] || fail_later "$mode: skopeo sees $got"
+
+	kmi_run ex0 "$KMODIMG" exists "${flags[@]}" "docker://$repo:$KVER"
+	((KMI_RC == 0)) || fail_later "$mode: exists on a present image: rc $KMI_RC $(cat "$KMI_TMP/ex0.err")"
+	kmi_run ex1 "$KMODIMG" exists "${flags[@]}" "docker://$repo:absent"
+	((KMI_RC == 1)) || fail_later "$mode: exists on a missing tag: rc $KMI_RC $(cat "$KMI_TMP/ex1.err")"
+	kmi_run ex1b "$KMODIMG" exists "${flags[@]}" "docker://$KMI_REG_HOST/no/such/repo:1"
+	((KMI_RC == 1)) || fail_later "$mode: exists on a missing repo: rc $KMI_RC"
+
+	kmi_run im "$KMODIMG" build "${flags[@]}" --if-missing --kernel "$KVER" -t "docker://$repo:$KVER" "$ex/kmodimg_a.ko"
+	((KMI_RC == 0)) && grep -q exists "$KMI_TMP/im.err" || fail_later "$mode: --if-missing rebuilt"
+
+	"$KMODIMG" pull --quiet "${flags[@]}" "docker://$repo:$KVER" >/dev/null || fail "$mode: pull failed"
+	"$KMODIMG" images | grep -q "^$repo:$KVER " || fail_later "$mode: pulled image not listed"
+	"$KMODIMG" push --quiet "${flags[@]}" "$repo:$KVER" "docker://$KMI_REG_HOST/kmod/copy:1" >/dev/null ||
+		fail_later "$mode: push to another repository failed"
+	"$KMODIMG" copy --quiet "${flags[@]}" "docker://$KMI_REG_HOST/kmod/copy:1" "oci:$KMI_TMP/$mode:v1" >/dev/null ||
+		fail_later "$mode: copy from the registry failed"
+	[[ $(skopeo inspect "oci:$KMI_TMP/$mode:v1" | jq -r .Digest) == "$d" ]] || fail_later "$mode: copy changed the digest"
+	"$KMODIMG" inspect "${flags[@]}" "docker://$repo:$KVER" | jq -e --arg k "$KVER" '.kernels[$k] | length == 2' >/dev/null ||
+		fail_later "$mode: inspect does not see both modules"
+	"$KMODIMG" rmi "$repo:$KVER"
+
+	case $mode in
+	tls)
+		kmi_run notls "$KMODIMG" exists "docker://$repo:$KVER"
+		((KMI_RC == 2)) || fail_later "tls without the CA: rc $KMI_RC (a TLS failure must not read as absent)"
+		;;
+	htpasswd | bearer)
+		kmi_run bad "$KMODIMG" exists --insecure --creds "$KMI_REG_USER:wrong" "docker://$repo:$KVER"
+		((KMI_RC == 2)) || fail_later "$mode: wrong password: rc $KMI_RC"
+		! grep -q wrong "$KMI_TMP/bad.err" || fail_later "$mode: the password appears in a message"
+		kmi_run anon "$KMODIMG" exists --insecure "docker://$repo:$KVER"
+		((KMI_RC == 2)) || fail_later "$mode: no credentials: rc $KMI_RC"
+		;;
+	esac
+	kmi_reg_stop
+	ok "$mode"
+done
+
+step "--base from a Docker-format image in a registry"
+kmi_reg_start plain
+(cd "$KMI_TMP" && umoci init --layout bb >/dev/null && umoci new --image bb:1 >/dev/null &&
+	umoci insert --image bb:1 "$(command -v busybox)" /bin/busybox >/dev/null) || fail "umoci base"
+skopeo copy -q --format v2s2 --dest-tls-verify=false "oci:$KMI_TMP/bb:1" "docker://$KMI_REG_HOST/base/busybox:1" ||
+	fail "could not push a Docker-format base"
+d=$("$KMODIMG" build --quiet --insecure --base "docker://$KMI_REG_HOST/base/busybox:1" --kernel "$KVER" \
+	-t "docker://$KMI_REG_HOST/kmod/based:1" "${mods[@]}") || fail "build --base from a registry failed"
+raw=$(skopeo inspect --raw --tls-verify=false "docker://$KMI_REG_HOST/kmod/based:1")
+jq -e '.mediaType == "application/vnd.oci.image.manifest.v1+json" and (.layers | length == 2) and
+	all(.layers[]; .mediaType | startswith("application/vnd.oci.image.layer"))' <<<"$raw" >/dev/null ||
+	fail_later "based image is not an OCI manifest with both layers: $raw"
+"$KMODIMG" copy --quiet --insecure "docker://$KMI_REG_HOST/kmod/based:1" "oci:$KMI_TMP/based:1" >/dev/null
+(cd "$KMI_TMP" && umoci unpack --image based:1 ub >/dev/null) || fail "umoci unpack of the based image"
+[[ -x $KMI_TMP/ub/rootfs/bin/busybox && -f $KMI_TMP/ub/rootfs/opt/lib/modules/$KVER/kmodimg_b.ko ]] ||
+	fail_later "based image lacks busybox or the modules"
+ok "Docker-format base converted, both layers there"
+
+step "faults: 503s on upload and manifest, a dropped blob download"
+up=$KMI_REG_HOST
+kmi_proxy_start "$up" \
+	--fail "^POST /v2/kmod/faulty/blobs/uploads/:2:503" \
+	--fail "^PUT /v2/kmod/faulty/manifests/1:1:503" \
+	--fail "^GET /v2/kmod/faulty/manifests/1:2:503" \
+	--drop "^GET /v2/kmod/faulty/blobs/sha256:"
+d=$("$KMODIMG" push --quiet --insecure "oci:$KMI_TMP/ref:v1" "docker://$KMI_PROXY_HOST/kmod/faulty:1") ||
+	fail "push through 503s failed"
+[[ $d == "$ref_digest" ]] || fail_later "push through faults: $d"
+"$KMODIMG" copy --quiet --insecure "docker://$KMI_PROXY_HOST/kmod/faulty:1" "oci:$KMI_TMP/faulty:1" >/dev/null ||
+	fail_later "pull through a dropped connection failed"
+[[ $(skopeo inspect "oci:$KMI_TMP/faulty:1" | jq -r .Digest) == "$ref_digest" ]] || fail_later "pulled image differs"
+(cd "$KMI_TMP" && umoci unpack --image faulty:1 uf >/dev/null) || fail_later "what was pulled through faults does not unpack"
+grep -q "injected" "$KMI_PROXY_LOG" && grep -q "dropped" "$KMI_PROXY_LOG" || fail_later "the proxy injected nothing"
+left=$(find "$KMI_TMP/faulty/blobs" -name '.tmp-*' | wc -l)
+((left == 0)) || fail_later "$left temp blobs left in the layout"
+kmi_proxy_stop
+kmi_reg_stop
+ok "retries"
+pass
