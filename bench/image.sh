@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Benchmark (not a test): kmodimg's image commands against the peers, in one
+# run, medians of RUNS (default 5) after one warm-up, with a plain-HTTP
+# docker-registry on 127.0.0.1 (a fresh one for each timed push, so that no
+# tool can mount blobs pushed by an earlier run).
+#
+#   bench/image.sh [RUNS]
+#
+# 1. small: the two example modules, build and push
+#      kmodimg build -t docker://...        vs  buildah from scratch, copy, commit, push (vfs)
+# 2. big layer: Debian's whole module tree (~400 MB) into an image layout
+#      kmodimg build -t oci:... (depmod included)  vs  tar c | gzip -6 >/dev/null
+# 3. big push: the same layout to the registry
+#      kmodimg copy oci:... docker://...    vs  skopeo copy
+# 4. big pull + extract
+#      kmodimg extract docker://... DIR     vs  skopeo copy docker:// oci: + umoci unpack
+#
+# Needs what scripts/install-deps.sh test installs, plus buildah for part 1
+# (skipped without it).  KMODIMG overrides the binary (default build/kmodimg:
+# configure it with -Dbuildtype=release for numbers worth quoting).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+runs=${1:-5}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "usage: bench/image.sh [RUNS]" >&2; exit 2; }
+KMODIMG=${KMODIMG:-$repo/build/kmodimg}
+export KMODIMG KMODIMG_SRC=$repo
+. "$repo/tests/lib/common.sh"
+kmi_setup >/dev/null
+. "$KMI_LIB_DIR/registry.sh"
+export KMODIMG_STORE=$KMI_TMP/store
+T=$KMI_TMP
+
+# seconds CMD...: wall time of one run, in seconds (output discarded).
+seconds() {
+	python3 - "$@" <<'PY'
+import subprocess, sys, time
+t = time.monotonic()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, shell=False)
+if r.returncode != 0:
+    sys.exit("failed (%d): %s" % (r.returncode, " ".join(sys.argv[1:])))
+print("%.4f" % (time.monotonic() - t))
+PY
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# compare NAME GOAL OURS_TIMES_FILE PEER_TIMES_FILE
+report() {
+	local o p
+	o=$(median <"$3")
+	p=$(median <"$4")
+	printf '%-34s ours %8.3f s   peer %8.3f s   ratio %.3f   (goal %s)\n' "$1" "$o" "$p" \
+		"$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')" "$2"
+}
+
+fresh_registry() {
+	kmi_reg_stop 2>/dev/null || true
+	kmi_reg_start plain >/dev/null
+}
+
+echo "kmodimg bench: KVER=$KVER, $runs runs, $(nproc) CPUs, binary $KMODIMG"
+kmi_build_examples "$T/ex" >/dev/null
+kmi_extract_tree "$T/tree"
+tree=$T/tree/lib/modules/$KVER
+
+# Part 1 -------------------------------------------------------------------
+if command -v buildah >/dev/null; then
+	: >"$T/p1.ours"
+	: >"$T/p1.peer"
+	bh() { buildah --storage-driver vfs --root "$T/bh/root" --runroot "$T/bh/run" "$@"; }
+	bh_push() {
+		local c
+		c=$(bh from scratch)
+		bh copy "$c" "$T/ex/kmodimg_a.ko" "$T/ex/kmodimg_b.ko" "/opt/lib/modules/$KVER/" >/dev/null
+		bh commit -q "$c" "bench-small:$1" >/dev/null
+		bh push -q --tls-verify=false "bench-small:$1" "docker://$KMI_REG_HOST/bh/small:$1"
+		bh rm "$c" >/dev/null
+	}
+	export -f bh bh_push
+	export T KVER
+	for i in $(seq 0 "$runs"); do
+		fresh_registry
+		o=$(seconds "$KMODIMG" build --quiet --insecure --kernel "$KVER" \
+			-t "docker://$KMI_REG_HOST/ours/small:$i" "$T/ex/kmodimg_a.ko" "$T/ex/kmodimg_b.ko")
+		p=$(KMI_REG_HOST=$KMI_REG_HOST seconds bash -c "bh_push $i")
+		((i == 0)) && continue
+		echo "$o" >>"$T/p1.ours"
+		echo "$p" >>"$T/p1.peer"
+	done
+	report "1 small build+push vs buildah" "<= 0.1" "$T/p1.ours" "$T/p1.peer"
+else
+	echo "1 small build+push vs buildah       skipped: buildah is not installed"
+fi
+
+# Part 2 -------------------------------------------------------------------
+: >"$T/p2.ours"
+: >"$T/p2.peer"
+for i in $(seq 0 "$runs"); do
+	rm -rf "$T/big"
+	o=$(seconds "$KMODIMG" build --quiet --kernel "$KVER" -t "oci:$T/big:v1" "$tree")
+	p=$(seconds sh -c "tar c -C '$tree' . | gzip -6 >/dev/null")
+	((i == 0)) && continue
+	echo "$o" >>"$T/p2.ours"
+	echo "$p" >>"$T/p2.peer"
+done
+report "2 big layer vs tar|gzip -6" "<= 0.5" "$T/p2.ours" "$T/p2.peer"
+
+# Part 3 -------------------------------------------------------------------
+: >"$T/p3.ours"
+: >"$T/p3.peer"
+for i in $(seq 0 "$runs"); do
+	fresh_registry
+	o=$(seconds "$KMODIMG" copy --quiet --insecure "oci:$T/big:v1" "docker://$KMI_REG_HOST/ours/big:1")
+	fresh_registry
+	p=$(seconds skopeo copy -q --dest-tls-verify=false "oci:$T/big:v1" "docker://$KMI_REG_HOST/sk/big:1")
+	((i == 0)) && continue
+	echo "$o" >>"$T/p3.ours"
+	echo "$p" >>"$T/p3.peer"
+done
+report "3 big push vs skopeo copy" "< 1" "$T/p3.ours" "$T/p3.peer"
+
+# Part 4 -------------------------------------------------------------------
+if "$KMODIMG" extract --help >/dev/null 2>&1; then
+	: >"$T/p4.ours"
+	: >"$T/p4.peer"
+	fresh_registry
+	"$KMODIMG" copy --quiet --insecure "oci:$T/big:v1" "docker://$KMI_REG_HOST/k/big:1" >/dev/null
+	for i in $(seq 0 "$runs"); do
+		rm -rf "$T/x-ours" "$T/x-sk" "$T/x-skl"
+		o=$(seconds "$KMODIMG" extract --quiet --insecure "docker://$KMI_REG_HOST/k/big:1" "$T/x-ours")
+		p=$(seconds sh -c "skopeo copy -q --src-tls-verify=false docker://$KMI_REG_HOST/k/big:1 oci:$T/x-skl:1 &&
+			cd '$T' && umoci unpack --image x-skl:1 x-sk")
+		((i == 0)) && continue
+		echo "$o" >>"$T/p4.ours"
+		echo "$p" >>"$T/p4.peer"
+	done
+	report "4 big pull+extract vs skopeo+umoci" "<= 0.333" "$T/p4.ours" "$T/p4.peer"
+else
+	echo "4 big pull+extract                  skipped: this kmodimg has no extract"
+fi
+kmi_reg_stop
