@@ -168,6 +168,8 @@ static int run_build(struct cmd *c, struct kmi_error **err)
 			return kmi_error_set(err, errno, "creating a scratch directory");
 		}
 		r = kmi_layout_open(tmpl, true, &layout, err);
+		if (r == 0)
+			kmi_layout_set_scratch(layout);
 	} else {
 		layout = dst.layout;
 	}

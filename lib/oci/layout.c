@@ -44,10 +44,11 @@ struct kmi_layout {
 	char *dir;
 	int dirfd;
 	struct held_lock *lock;
+	bool scratch; /* a temp layout: no fsync, nothing survives a crash anyway */
 };
 
 
-static int write_file_at(int dirfd, const char *name, const void *data, size_t len)
+static int write_file_at(int dirfd, const char *name, const void *data, size_t len, bool sync)
 {
 	_cleanup_free_ char *tmp = xasprintf(".%s.tmp-%ld", name, (long)getpid());
 	const char *p = data;
@@ -65,7 +66,7 @@ static int write_file_at(int dirfd, const char *name, const void *data, size_t l
 			len -= (size_t)w;
 		}
 	}
-	if (err == 0 && fsync(fd) < 0)
+	if (err == 0 && sync && fsync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
 		err = -errno;
@@ -73,7 +74,7 @@ static int write_file_at(int dirfd, const char *name, const void *data, size_t l
 		err = -errno;
 	if (err < 0)
 		unlinkat(dirfd, tmp, 0);
-	else
+	else if (sync)
 		fsync(dirfd);
 	return err;
 }
@@ -102,9 +103,9 @@ int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struc
 			return kmi_error_set(err, KMI_ENOTFOUND, "`%s` is not an OCI image layout (no oci-layout file)",
 					     dir);
 		}
-		if ((r = write_file_at(fd, "oci-layout", layout_file, sizeof(layout_file) - 1)) < 0 ||
+		if ((r = write_file_at(fd, "oci-layout", layout_file, sizeof(layout_file) - 1, true)) < 0 ||
 		    (fstatat(fd, "index.json", &st, 0) < 0 &&
-		     (r = write_file_at(fd, "index.json", empty_index, sizeof(empty_index) - 1)) < 0)) {
+		     (r = write_file_at(fd, "index.json", empty_index, sizeof(empty_index) - 1, true)) < 0)) {
 			close(fd);
 			return kmi_error_set(err, -r, "initialising image layout `%s`", dir);
 		}
@@ -149,6 +150,11 @@ void kmi_layout_close(struct kmi_layout *l)
 	close(l->dirfd);
 	free(l->dir);
 	free(l);
+}
+
+void kmi_layout_set_scratch(struct kmi_layout *l)
+{
+	l->scratch = true;
 }
 
 const char *kmi_layout_dir(const struct kmi_layout *l)
@@ -302,7 +308,7 @@ int kmi_layout_blob_commit(struct kmi_layout *l, int fd, const char *tmp_path, c
 					     digest);
 		}
 	}
-	if (fsync(fd) < 0) {
+	if (!l->scratch && fsync(fd) < 0) {
 		int e = errno;
 		kmi_layout_blob_abort(fd, tmp_path);
 		return kmi_error_set(err, e, "writing blob %s", digest);
@@ -447,7 +453,7 @@ static int save_index(struct kmi_layout *l, json_t *j, struct kmi_error **err)
 	json_object_set_new(j, "schemaVersion", json_integer(2));
 	json_object_set_new(j, "mediaType", json_string(KMI_MT_OCI_INDEX));
 	text = kmi_json_dump(j, &len);
-	if ((r = write_file_at(l->dirfd, "index.json", text, len)) < 0)
+	if ((r = write_file_at(l->dirfd, "index.json", text, len, !l->scratch)) < 0)
 		return kmi_error_set(err, -r, "writing `%s/index.json`", l->dir);
 	return 0;
 }
