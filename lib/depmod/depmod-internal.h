@@ -55,7 +55,8 @@ struct depmod {
 	struct kmi_strmap by_uncrelpath;
 	struct kmi_strmap symbols;
 	struct kmi_arena arena;
-	struct kmi_arena *thread_arenas;
+	struct kmi_arena *thread_arenas;     /* .modinfo strings, per reader thread */
+	struct kmi_arena *sym_arenas;        /* exports and imports, dropped after resolving */
 	size_t n_thread_arenas;
 	unsigned strict_errors; /* what kmod would let pass but we do not */
 };

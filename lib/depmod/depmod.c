@@ -41,9 +41,12 @@ static void depmod_free(struct depmod *dm)
 	kmi_strmap_free(&dm->by_uncrelpath);
 	kmi_strmap_free(&dm->symbols);
 	kmi_arena_free(&dm->arena);
-	for (size_t i = 0; i < dm->n_thread_arenas; i++)
+	for (size_t i = 0; i < dm->n_thread_arenas; i++) {
 		kmi_arena_free(&dm->thread_arenas[i]);
+		kmi_arena_free(&dm->sym_arenas[i]);
+	}
 	free(dm->thread_arenas);
+	free(dm->sym_arenas);
 	free(dm->dirname);
 	free(dm->outdirname);
 	kmi_depmod_cfg_free(&dm->cfg);

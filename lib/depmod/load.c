@@ -183,10 +183,13 @@ static void read_all(struct depmod *dm)
 	/* the scan read the modules it found; explicit paths are read here */
 	if (dm->thread_arenas == NULL) {
 		dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));
+		dm->sym_arenas = xcalloc(n, sizeof(*dm->sym_arenas));
 		dm->n_thread_arenas = n;
 	}
 	if (n > dm->n_thread_arenas)
 		n = (unsigned)dm->n_thread_arenas;
+	for (unsigned t = 0; t < n; t++)
+		c.readers[t].sym_arena = &dm->sym_arenas[t];
 	kmi_parallel_for(dm->n_mods, n, read_one, &c);
 	for (unsigned t = 0; t < n; t++)
 		kmi_modreader_free(&c.readers[t]);
@@ -515,7 +518,13 @@ int depmod_resolve(struct depmod *dm)
 			mod->deps[d]->users++;
 		if (mod->log)
 			print_log(mod);
+		/* the symbol table holds copies: what the modules import or export is done with */
+		mod->file.exports = NULL;
+		mod->file.imports = NULL;
+		mod->file.n_exports = mod->file.n_imports = 0;
 	}
+	for (size_t t = 0; t < dm->n_thread_arenas; t++)
+		kmi_arena_free(&dm->sym_arenas[t]);
 	if (dm->o->verbose)
 		fflush(stdout);
 	return topo_sort(dm);

@@ -47,7 +47,8 @@ struct image {
 	bool swap, is64;
 	uint16_t shnum;
 	const unsigned char *shdrs;
-	struct kmi_arena *arena;
+	struct kmi_arena *arena;     /* .modinfo strings */
+	struct kmi_arena *sym_arena; /* exports and imports: r->sym_arena, or arena */
 	struct kmi_modfile *out;
 	struct section modinfo, versions, symtab, strtab, ksymstr;
 };
@@ -293,13 +294,13 @@ static void exports_from_ksymtab_strings(struct image *im)
 	for (uint64_t i = 0; i < size; i++)
 		n += p[i] == '\0' && i > 0 && p[i - 1] != '\0';
 	n += p[size - 1] != '\0';
-	a = kmi_arena_alloc(im->arena, n * sizeof(*a));
+	a = kmi_arena_alloc(im->sym_arena, n * sizeof(*a));
 	n = 0;
 	for (uint64_t i = 0, start = 0; i <= size; i++) {
 		if (i < size && p[i] != '\0')
 			continue;
 		if (i > start) {
-			a[n].name = kmi_arena_strndup(im->arena, p + start, i - start);
+			a[n].name = kmi_arena_strndup(im->sym_arena, p + start, i - start);
 			a[n].crc = 0;
 			n++;
 		}
@@ -376,11 +377,11 @@ static void read_exports(struct image *im, const struct symscan *sc)
 		exports_from_ksymtab_strings(im);
 		return;
 	}
-	a = kmi_arena_alloc(im->arena, sc->n_exp * sizeof(*a));
+	a = kmi_arena_alloc(im->sym_arena, sc->n_exp * sizeof(*a));
 	for (size_t k = 0; k < sc->n_exp; k++) {
 		struct sym s;
 		sym_read(im, sc->exp[k], &s);
-		a[k].name = kmi_arena_strdup(im->arena, (const char *)im->strtab.data + s.name + 6);
+		a[k].name = kmi_arena_strdup(im->sym_arena, (const char *)im->strtab.data + s.name + 6);
 		a[k].crc = resolve_crc(im, s.value, s.shndx);
 	}
 	im->out->exports = a;
@@ -440,7 +441,7 @@ static size_t match_versions(struct image *im, struct kmi_import *a, size_t n, s
 		const char *name;
 		if (visited[v] || (name = version_name(im, v)) == NULL)
 			continue;
-		a[extra].name = kmi_arena_strdup(im->arena, name);
+		a[extra].name = kmi_arena_strdup(im->sym_arena, name);
 		a[extra].weak = false;
 		a[extra].crc = version_crc(im, v);
 		extra++;
@@ -463,11 +464,11 @@ static void read_imports(struct image *im, const struct symscan *sc, unsigned fl
 		else
 			problem(im, "__versions size is not a multiple of 64");
 	}
-	a = kmi_arena_alloc(im->arena, (sc->n_imp + nver) * sizeof(*a));
+	a = kmi_arena_alloc(im->sym_arena, (sc->n_imp + nver) * sizeof(*a));
 	for (n = 0; n < sc->n_imp; n++) {
 		struct sym s;
 		sym_read(im, sc->imp[n], &s);
-		a[n].name = kmi_arena_strdup(im->arena, (const char *)im->strtab.data + s.name);
+		a[n].name = kmi_arena_strdup(im->sym_arena, (const char *)im->strtab.data + s.name);
 		a[n].weak = ELF64_ST_BIND(s.info) == STB_WEAK;
 		a[n].crc = 0;
 	}
@@ -648,7 +649,7 @@ void kmi_modfile_parse(struct kmi_modreader *r, const void *image, size_t size,
 		       struct kmi_arena *arena, unsigned flags, struct kmi_modfile *out)
 {
 	struct image im = { .mem = image, .fd = -1, .size = size, .arena = arena, .out = out,
-			    .r = r };
+			    .r = r, .sym_arena = r->sym_arena ? r->sym_arena : arena };
 
 	memset(out, 0, sizeof(*out));
 	parse(&im, flags);
@@ -690,7 +691,8 @@ int kmi_modfile_read_at(struct kmi_modreader *r, int dirfd, const char *path,
 			struct kmi_arena *arena, unsigned flags, struct kmi_modfile *out)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	struct image im = { .fd = fd, .arena = arena, .out = out, .r = r };
+	struct image im = { .fd = fd, .arena = arena, .out = out, .r = r,
+			    .sym_arena = r->sym_arena ? r->sym_arena : arena };
 	const unsigned char *head;
 	struct stat st;
 

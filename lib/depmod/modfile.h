@@ -59,6 +59,11 @@ void *kmi_scratch(struct kmi_scratch *s, size_t n);
 struct kmi_modreader {
 	struct kmi_scratch sec[8];
 	struct kmi_scratch exp, imp, visited;
+	/*
+	 * Where exports and imports go, if not with the .modinfo strings: depmod
+	 * drops them once dependencies are resolved, before writing indexes.
+	 */
+	struct kmi_arena *sym_arena;
 };
 
 void kmi_modreader_free(struct kmi_modreader *r);

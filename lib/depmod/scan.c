@@ -359,9 +359,12 @@ int depmod_scan(struct depmod *dm)
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.cond, NULL);
 	dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));
+	dm->sym_arenas = xcalloc(n, sizeof(*dm->sym_arenas));
 	dm->n_thread_arenas = n;
-	for (unsigned t = 0; t < n; t++)
+	for (unsigned t = 0; t < n; t++) {
 		w[t] = (struct worker){ .s = &s, .id = t };
+		w[t].reader.sym_arena = &dm->sym_arenas[t];
+	}
 
 	/* the module directory itself must open; missing external directories are skipped */
 	{
