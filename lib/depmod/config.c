@@ -10,9 +10,13 @@
 
 #include "depmod/config.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
+
+/* depmod.d files are a few lines: anything this big is not one */
+#define CONFIG_FILE_MAX (16u << 20)
 
 static const char *const default_paths[] = {
 	"/etc/depmod.d",
@@ -202,25 +206,6 @@ void kmi_depmod_cfg_parse(struct kmi_depmod_cfg *cfg, const char *filename, cons
 	kmi_buf_free(&line);
 }
 
-static int read_file(const char *path, struct kmi_buf *out)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char tmp[4096];
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	while ((r = read(fd, tmp, sizeof(tmp))) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		kmi_buf_put(out, tmp, (size_t)r);
-	}
-	return 0;
-}
-
 struct cfg_file {
 	char *name; /* basename, the merge key */
 	char *path;
@@ -300,7 +285,7 @@ void kmi_depmod_cfg_load(struct kmi_depmod_cfg *cfg, const char *const *paths)
 
 	for (size_t i = 0; i < files.n; i++) {
 		struct kmi_buf text = { 0 };
-		int err = read_file(files.f[i].path, &text);
+		int err = kmi_read_file(files.f[i].path, CONFIG_FILE_MAX, &text);
 
 		if (err < 0)
 			kmi_err("file parse %s: %s\n", files.f[i].path, strerror(-err));

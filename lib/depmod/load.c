@@ -13,10 +13,14 @@
 #include <unistd.h>
 
 #include "depmod/depmod-internal.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/parallel.h"
 #include "util/xalloc.h"
+
+/* modules.order, Module.symvers, System.map: far below this */
+#define INPUT_FILE_MAX (1u << 30)
 
 /* kmod's module hash has 512 buckets; iterating it gives the base order. */
 #define MODULE_BUCKETS 512
@@ -38,21 +42,6 @@ static int mod_sort_cmp(const void *pa, const void *pb)
 		return a->sort_idx < b->sort_idx ? -1 : 1;
 	/* glibc's qsort is a stable merge sort here: keep the hash order */
 	return a->idx < b->idx ? -1 : (a->idx > b->idx);
-}
-
-static int read_whole(const char *path, struct kmi_buf *b)
-{
-	FILE *f = fopen(path, "re");
-	char tmp[65536];
-	size_t n;
-
-	if (f == NULL)
-		return -errno;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		kmi_buf_put(b, tmp, n);
-	n = (size_t)ferror(f);
-	fclose(f);
-	return n ? -EIO : 0;
 }
 
 /* Lines as fgets() into a PATH_MAX buffer would cut them. */
@@ -78,7 +67,7 @@ static void sort_by_modules_order(struct depmod *dm)
 	size_t pos = 0, len;
 	unsigned idx = 0, total;
 	const char *line;
-	int err = read_whole(file, &b);
+	int err = kmi_read_file(file, INPUT_FILE_MAX, &b);
 
 	if (err < 0) {
 		kmi_warn("could not open modules.order at %s: %s\n", dm->dirname, strerror(-err));
@@ -256,7 +245,7 @@ static int load_symvers(struct depmod *dm, const char *file)
 	struct kmi_buf b = { 0 };
 	size_t pos = 0;
 	unsigned lineno = 0;
-	int err = read_whole(file, &b);
+	int err = kmi_read_file(file, INPUT_FILE_MAX, &b);
 
 	if (err < 0)
 		return err;
@@ -300,7 +289,7 @@ static int load_system_map(struct depmod *dm, const char *file)
 	struct kmi_buf b = { 0 };
 	size_t pos = 0;
 	unsigned lineno = 0;
-	int err = read_whole(file, &b);
+	int err = kmi_read_file(file, INPUT_FILE_MAX, &b);
 
 	if (err < 0)
 		return err;

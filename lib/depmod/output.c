@@ -298,20 +298,10 @@ static void out_devname(struct depmod *dm, struct outputs *o)
 static int read_input(const struct depmod *dm, const char *name, struct kmi_buf *b)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", dm->dirname, name);
-	FILE *f = fopen(path, "re");
-	char tmp[65536];
-	size_t n;
-	int err = 0;
+	int err = kmi_read_file(path, 1u << 30, b);
 
-	if (f == NULL) {
-		kmi_warn("could not open %s at %s: %s\n", name, dm->dirname, strerror(errno));
-		return -errno;
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		kmi_buf_put(b, tmp, n);
-	if (ferror(f))
-		err = -EIO;
-	fclose(f);
+	if (err < 0)
+		kmi_warn("could not open %s at %s: %s\n", name, dm->dirname, strerror(-err));
 	return err;
 }
 

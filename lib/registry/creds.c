@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "registry/registry-internal.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
@@ -341,29 +342,6 @@ int kmi_creds_from_pull_secret(const char *data, size_t len, const char *host,
 
 /* ---------------------------------------------------------------- lookup */
 
-static int read_file(const char *path, struct kmi_buf *out)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char chunk[16384];
-	ssize_t n;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (out->len + (size_t)n > CREDS_FILE_MAX)
-			return -EFBIG;
-		kmi_buf_put(out, chunk, (size_t)n);
-	}
-	return 0;
-}
-
 /*
  * Credentials for host from one file: 1 found, 0 not.  A file the user
  * named must exist and parse; a default one that is missing is skipped and
@@ -375,7 +353,7 @@ static int file_creds(const char *path, bool named, bool secret, const char *hos
 	_cleanup_free_ char *source = xasprintf("%s `%s`", secret ? "pull secret" : "auth file", path);
 	struct kmi_buf b = { 0 };
 	struct kmi_error *e = NULL;
-	int r = read_file(path, &b);
+	int r = kmi_read_file(path, CREDS_FILE_MAX, &b);
 
 	if (r < 0) {
 		wipe_buf(&b);

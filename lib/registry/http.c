@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "registry/registry-internal.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
@@ -137,26 +138,6 @@ bool kmi_backoff_wait(struct kmi_backoff *b, long retry_after)
 
 /* ---------------------------------------------------------------- setup */
 
-static int read_small_file(const char *path, struct kmi_buf *out)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char chunk[65536];
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (out->len + (size_t)n > CA_FILE_MAX)
-			return -EFBIG;
-		kmi_buf_put(out, chunk, (size_t)n);
-	}
-	return 0;
-}
-
 int kmi_http_new(const struct kmi_http_tls *tls, unsigned retries, bool progress,
 		 struct kmi_http **out, struct kmi_error **err)
 {
@@ -186,7 +167,7 @@ int kmi_http_new(const struct kmi_http_tls *tls, unsigned retries, bool progress
 		char *def = NULL;
 
 		if (curl_easy_getinfo(h->curl, CURLINFO_CAINFO, &def) == CURLE_OK && def != NULL &&
-		    read_small_file(def, &b) == 0)
+		    kmi_read_file(def, CA_FILE_MAX, &b) == 0)
 			kmi_buf_putc(&b, '\n');
 		else
 			b.len = 0;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/fs.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
@@ -71,4 +72,30 @@ char *kmi_tmp_template(const char *name)
 	if (dir == NULL || dir[0] != '/')
 		dir = "/tmp";
 	return xasprintf("%s/%s.XXXXXX", dir, name);
+}
+
+int kmi_read_file(const char *path, size_t max, struct kmi_buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char chunk[65536];
+	ssize_t n;
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
+		err = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+	while (err == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = -errno;
+		else if ((size_t)n > max - out->len || out->len > max)
+			err = -EFBIG;
+		else
+			kmi_buf_put(out, chunk, (size_t)n);
+	}
+	close(fd);
+	return err;
 }

@@ -1,6 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stddef.h>
+
+struct kmi_buf;
+
+/*
+ * Appends a whole file to out: 0, or -errno (-EFBIG past max bytes, -EISDIR
+ * for a directory).  For inputs of bounded size: configs, indexes, lists.
+ */
+int kmi_read_file(const char *path, size_t max, struct kmi_buf *out);
+
 /* mkdir -p: returns 0 or -errno. */
 int kmi_mkdir_p(const char *path, unsigned mode);
 /* rm -rf without following symlinks: returns 0 or -errno of the first failure. */
