@@ -20,15 +20,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "oci/extract.h"
 #include "oci/image.h"
@@ -688,6 +692,8 @@ static int apply_entry(struct ex *x, struct archive *a, struct archive_entry *e)
 
 	if (hardlink == NULL)
 		hardlink = archive_entry_hardlink_utf8(e);
+	if (mtime.tv_nsec < 0 || mtime.tv_nsec > 999999999)
+		mtime.tv_nsec = 0;
 	x->entry = raw;
 	if (raw == NULL)
 		return entry_error(x, KMI_EFORMAT, "no name");
@@ -806,12 +812,208 @@ static const char *filter_name(int filter)
 	}
 }
 
-/* The blob, read in large blocks and hashed on the way when its digest is to be checked. */
+/*
+ * gzip, the common case, bypasses libarchive's filter: each member is
+ * decompressed whole by libdeflate (about twice as fast as zlib) on a helper
+ * thread, up to GZ_NBUF members ahead of the tar reader, so that
+ * decompressing overlaps with writing the files.  kmodimg's own layers are
+ * members of 1 MiB (oci/pgzip.h); a member that does not fit in a buffer
+ * (gzip(1), Go, pigz: one member for the whole layer) is streamed with zlib
+ * instead.  The blob must be mapped: libdeflate wants a member in one piece.
+ */
+#define GZ_BUF (4u << 20)
+#define GZ_NBUF 8
+
+struct gunzip {
+	const unsigned char *in;
+	size_t len;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned char *bufs[GZ_NBUF];
+	size_t used[GZ_NBUF];
+	/* filled buffers: count of them from head; held: the one libarchive reads */
+	unsigned head, count;
+	int held;
+	bool done, stop;
+	char error[128];
+};
+
+/* A buffer to fill, or -1 when the reader is gone. */
+static int gz_slot(struct gunzip *g)
+{
+	int slot = -1;
+
+	pthread_mutex_lock(&g->lock);
+	while (!g->stop && g->count + (g->held >= 0) >= GZ_NBUF)
+		pthread_cond_wait(&g->cond, &g->lock);
+	if (!g->stop)
+		slot = (int)((g->head + g->count) % GZ_NBUF);
+	pthread_mutex_unlock(&g->lock);
+	/* Allocated when first needed: most layers are small. */
+	if (slot >= 0 && g->bufs[slot] == NULL)
+		g->bufs[slot] = xmalloc(GZ_BUF);
+	return slot;
+}
+
+static void gz_publish(struct gunzip *g, int slot, size_t n)
+{
+	pthread_mutex_lock(&g->lock);
+	g->used[slot] = n;
+	g->count++;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* A member too large for a buffer, with zlib, from *pos; 0, 1 if stopped, or -1. */
+static int gz_stream(struct gunzip *g, size_t *pos, int slot)
+{
+	z_stream z = { 0 };
+	size_t left = g->len - *pos, fill = 0;
+	int r = 0, zr;
+
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+		snprintf(g->error, sizeof(g->error), "gzip: cannot start zlib");
+		return -1;
+	}
+	z.next_in = (unsigned char *)g->in + *pos;
+	for (;;) {
+		if (z.avail_in == 0 && left > 0) {
+			z.avail_in = left > (1u << 30) ? 1u << 30 : (uInt)left;
+			left -= z.avail_in;
+		}
+		z.next_out = g->bufs[slot] + fill;
+		z.avail_out = (uInt)(GZ_BUF - fill);
+		zr = inflate(&z, Z_NO_FLUSH);
+		fill = GZ_BUF - z.avail_out;
+		if (zr == Z_STREAM_END) {
+			if (fill > 0)
+				gz_publish(g, slot, fill);
+			*pos += z.total_in;
+			break;
+		}
+		if ((zr != Z_OK && zr != Z_BUF_ERROR) || (zr == Z_BUF_ERROR && z.avail_in == 0 && left == 0)) {
+			snprintf(g->error, sizeof(g->error), "gzip: %s at offset %zu",
+				 zr == Z_BUF_ERROR ? "truncated member" : "corrupt data", *pos);
+			r = -1;
+			break;
+		}
+		if (z.avail_out == 0) {
+			gz_publish(g, slot, fill);
+			fill = 0;
+			if ((slot = gz_slot(g)) < 0) {
+				r = 1;
+				break;
+			}
+		}
+	}
+	inflateEnd(&z);
+	return r;
+}
+
+static void *gz_main(void *arg)
+{
+	struct gunzip *g = arg;
+	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+	size_t pos = 0;
+
+	while (d != NULL && pos < g->len) {
+		size_t in_used, out_len;
+		enum libdeflate_result lr;
+		int slot;
+
+		/* Members follow members to the end: anything else is an error, as for Go's reader. */
+		if (g->len - pos < 18 || g->in[pos] != 0x1f || g->in[pos + 1] != 0x8b) {
+			snprintf(g->error, sizeof(g->error), "gzip: no gzip member at offset %zu", pos);
+			break;
+		}
+		if ((slot = gz_slot(g)) < 0)
+			break;
+		lr = libdeflate_gzip_decompress_ex(d, g->in + pos, g->len - pos, g->bufs[slot], GZ_BUF,
+						   &in_used, &out_len);
+		if (lr == LIBDEFLATE_SUCCESS) {
+			pos += in_used;
+			if (out_len > 0)
+				gz_publish(g, slot, out_len);
+			continue;
+		}
+		if (lr != LIBDEFLATE_INSUFFICIENT_SPACE) {
+			snprintf(g->error, sizeof(g->error), "gzip: corrupt or truncated member at offset %zu", pos);
+			break;
+		}
+		if (gz_stream(g, &pos, slot) != 0)
+			break;
+	}
+	if (d == NULL)
+		snprintf(g->error, sizeof(g->error), "gzip: out of memory");
+	libdeflate_free_decompressor(d);
+	pthread_mutex_lock(&g->lock);
+	g->done = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+static int gz_start(struct gunzip *g, const unsigned char *in, size_t len)
+{
+	*g = (struct gunzip){ .in = in, .len = len, .held = -1 };
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	return -pthread_create(&g->thread, NULL, gz_main, g);
+}
+
+static void gz_stop(struct gunzip *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->stop = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	pthread_join(g->thread, NULL);
+	for (unsigned i = 0; i < GZ_NBUF; i++)
+		free(g->bufs[i]);
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+}
+
+static la_ssize_t gz_read(struct archive *a, struct gunzip *g, const void **out)
+{
+	la_ssize_t n;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->held >= 0) {
+		g->held = -1;
+		pthread_cond_broadcast(&g->cond);
+	}
+	while (g->count == 0 && !g->done)
+		pthread_cond_wait(&g->cond, &g->lock);
+	if (g->count == 0) {
+		n = g->error[0] != '\0' ? -1 : 0;
+		if (n < 0)
+			archive_set_error(a, EINVAL, "%s", g->error);
+	} else {
+		g->held = (int)g->head;
+		g->head = (g->head + 1) % GZ_NBUF;
+		g->count--;
+		*out = g->bufs[g->held];
+		n = (la_ssize_t)g->used[g->held];
+	}
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}
+
+/*
+ * A layer blob as libarchive reads it: mapped (regular files) or read in
+ * blocks (hashed on the way when it is to be checked), and decompressed
+ * here when it is gzip and mapped.
+ */
 struct source {
 	int fd;
-	bool verify;
+	const unsigned char *map;
+	size_t map_size, start, pos;
+	bool hash_stream;
 	struct kmi_sha256 hash;
 	char *buf;
+	struct gunzip *gz;
 };
 
 static la_ssize_t source_read(struct archive *a, void *userdata, const void **out)
@@ -819,6 +1021,14 @@ static la_ssize_t source_read(struct archive *a, void *userdata, const void **ou
 	struct source *s = userdata;
 	ssize_t n;
 
+	if (s->gz != NULL)
+		return gz_read(a, s->gz, out);
+	if (s->map != NULL) {
+		n = (ssize_t)(s->map_size - s->pos < READ_BLOCK ? s->map_size - s->pos : READ_BLOCK);
+		*out = s->map + s->pos;
+		s->pos += (size_t)n;
+		return n;
+	}
 	do
 		n = read(s->fd, s->buf, READ_BLOCK);
 	while (n < 0 && errno == EINTR);
@@ -826,14 +1036,20 @@ static la_ssize_t source_read(struct archive *a, void *userdata, const void **ou
 		archive_set_error(a, errno, "reading the blob: %s", strerror(errno));
 		return -1;
 	}
-	if (s->verify && n > 0)
+	if (s->hash_stream && n > 0)
 		kmi_sha256_update(&s->hash, s->buf, (size_t)n);
 	*out = s->buf;
 	return n;
 }
 
-/* Hashes what the archive reader left unread (padding after the end of the tar) and compares. */
-static int finish_verify(struct ex *x, struct source *s, const char *digest)
+static int digest_mismatch(struct ex *x, const char *got)
+{
+	return kmi_error_set(x->err, KMI_EDIGEST, "layer %s: the blob is corrupt: its content is %s",
+			     x->layer, got);
+}
+
+/* The read path: hashes what the tar reader left (padding after its end), then compares. */
+static int finish_stream_hash(struct ex *x, struct source *s, const char *digest)
 {
 	char got[KMI_DIGEST_LEN];
 	ssize_t n;
@@ -848,29 +1064,75 @@ static int finish_verify(struct ex *x, struct source *s, const char *digest)
 			break;
 		kmi_sha256_update(&s->hash, s->buf, (size_t)n);
 	}
+	s->hash_stream = false;
 	kmi_sha256_final(&s->hash, got);
-	s->hash.ctx = NULL;
-	if (strcmp(got, digest) != 0)
-		return kmi_error_set(x->err, KMI_EDIGEST, "layer %s: the blob is corrupt: its content is %s",
-				     x->layer, got);
-	return 0;
+	return strcmp(got, digest) != 0 ? digest_mismatch(x, got) : 0;
+}
+
+/* Maps the blob from the fd's offset when it is a regular file; the read path otherwise. */
+static int source_open(struct ex *x, struct source *s, const struct kmi_extract_layer *layer)
+{
+	struct stat st;
+	off_t off = lseek(layer->fd, 0, SEEK_CUR);
+	void *m;
+
+	s->fd = layer->fd;
+	if (off >= 0 && fstat(layer->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > off) {
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, layer->fd, 0);
+		if (m != MAP_FAILED) {
+			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			s->map = m;
+			s->map_size = (size_t)st.st_size;
+			s->start = s->pos = (size_t)off;
+		}
+	}
+	if (s->map == NULL)
+		s->buf = xmalloc(READ_BLOCK);
+	if (!layer->verify)
+		return 0;
+	if (s->map == NULL) {
+		s->hash_stream = true;
+		kmi_sha256_init(&s->hash);
+		return 0;
+	}
+	/* Mapped: checked before a byte of it is parsed. */
+	{
+		char got[KMI_DIGEST_LEN];
+
+		kmi_sha256_digest(s->map + s->start, s->map_size - s->start, got);
+		return strcmp(got, layer->digest) != 0 ? digest_mismatch(x, got) : 0;
+	}
+}
+
+static void source_close(struct source *s)
+{
+	if (s->gz != NULL) {
+		gz_stop(s->gz);
+		free(s->gz);
+	}
+	if (s->map != NULL)
+		munmap((void *)s->map, s->map_size);
+	if (s->hash_stream)
+		kmi_sha256_free(&s->hash);
+	free(s->buf);
 }
 
 static int read_layer(struct ex *x, struct archive *a, struct source *s,
 		      const struct kmi_extract_layer *layer, int want)
 {
 	struct archive_entry *e;
-	int count, r;
+	int count, got, r;
 
 	if (archive_read_open(a, s, NULL, source_read, NULL) != ARCHIVE_OK)
 		return kmi_error_set(x->err, KMI_EFORMAT, "layer %s: %s", x->layer,
 				     archive_error_string(a));
-	/* One filter (or none) and the one the media type names: no gzip in gzip, no surprises. */
-	count = archive_filter_count(a);
-	if (count > 2 || (want != COMP_ANY && archive_filter_code(a, 0) != want))
+	/* One compression (or none), the one the media type names: no gzip in gzip, no surprises. */
+	count = archive_filter_count(a) + (s->gz != NULL);
+	got = s->gz != NULL ? ARCHIVE_FILTER_GZIP : archive_filter_code(a, 0);
+	if (count > 2 || (want != COMP_ANY && got != want))
 		return kmi_error_set(x->err, KMI_EFORMAT, "layer %s: its media type says %s, its content is %s",
 				     x->layer, want == COMP_ANY ? "gzip, zstd or uncompressed" : filter_name(want),
-				     count > 2 ? "compressed twice" : filter_name(archive_filter_code(a, 0)));
+				     count > 2 ? "compressed twice" : filter_name(got));
 	for (;;) {
 		r = archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
@@ -882,14 +1144,14 @@ static int read_layer(struct ex *x, struct archive *a, struct source *s,
 			return r;
 	}
 	x->entry = NULL;
-	return layer->verify ? finish_verify(x, s, layer->digest) : 0;
+	return s->hash_stream ? finish_stream_hash(x, s, layer->digest) : 0;
 }
 
 static int apply_layer(struct ex *x, size_t index, const struct kmi_extract_layer *layer)
 {
 	struct kmi_error **err = x->err;
 	int want = media_compression(layer->media_type);
-	struct source s = { .fd = layer->fd, .verify = layer->verify };
+	struct source s = { .fd = -1 };
 	struct archive *a;
 	int r;
 
@@ -901,28 +1163,40 @@ static int apply_layer(struct ex *x, size_t index, const struct kmi_extract_laye
 				     x->layer, layer->media_type);
 	if (layer->verify && (layer->digest == NULL || !kmi_digest_valid(layer->digest)))
 		return kmi_error_set(x->err, KMI_EFORMAT, "layer %s: no digest to check", x->layer);
+	if ((r = source_open(x, &s, layer)) < 0) {
+		source_close(&s);
+		return r;
+	}
 
 	kmi_strmap_free(&x->seen);
 	kmi_arena_free(&x->seen_keys);
 	kmi_strmap_init(&x->seen, 1024);
 
 	a = archive_read_new();
-	if (want == COMP_ANY || want == ARCHIVE_FILTER_GZIP)
-		archive_read_support_filter_gzip(a);
-	if (want == COMP_ANY || want == ARCHIVE_FILTER_ZSTD)
-		archive_read_support_filter_zstd(a);
+	if (s.map != NULL && (want == ARCHIVE_FILTER_GZIP || want == COMP_ANY) &&
+	    s.map_size - s.start >= 2 && s.map[s.start] == 0x1f && s.map[s.start + 1] == 0x8b) {
+		s.gz = xmalloc(sizeof(*s.gz));
+		if ((r = gz_start(s.gz, s.map + s.start, s.map_size - s.start)) < 0) {
+			free(s.gz);
+			s.gz = NULL;
+			archive_read_free(a);
+			source_close(&s);
+			return kmi_error_set(x->err, -r, "layer %s: starting a thread", x->layer);
+		}
+	}
+	/* Filters also where none is expected: to name what the content really is. */
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_empty(a);
-	s.buf = xmalloc(READ_BLOCK);
-	if (s.verify)
-		kmi_sha256_init(&s.hash);
 	r = read_layer(x, a, &s, layer, want);
-	if (r < 0 && s.verify && s.hash.ctx != NULL && kmi_error_code(*x->err) == KMI_EFORMAT) {
+	if (r < 0 && s.hash_stream && kmi_error_code(*err) == KMI_EFORMAT) {
 		/* Unreadable because damaged?  Then say so, rather than what the damage looks like. */
 		struct kmi_error *digest_err = NULL;
 
 		x->err = &digest_err;
-		if (finish_verify(x, &s, layer->digest) < 0 && kmi_error_code(digest_err) == KMI_EDIGEST) {
+		if (finish_stream_hash(x, &s, layer->digest) < 0 &&
+		    kmi_error_code(digest_err) == KMI_EDIGEST) {
 			kmi_error_free(err);
 			*err = TAKE_PTR(digest_err);
 		}
@@ -930,9 +1204,7 @@ static int apply_layer(struct ex *x, size_t index, const struct kmi_extract_laye
 		x->err = err;
 	}
 	archive_read_free(a);
-	if (s.hash.ctx != NULL)
-		kmi_sha256_free(&s.hash);
-	free(s.buf);
+	source_close(&s);
 	return r;
 }
 
@@ -946,21 +1218,35 @@ static int cmp_len_desc(const void *a, const void *b)
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-/* Modes and mtimes of the directories still there, deepest first (a parent's mtime is set after its children). */
-static int fix_dirs(struct ex *x)
+static int fix_dir(struct ex *x, int fd, const struct dirfix *f, const char *path)
+{
+	struct timespec ts[2] = { f->mtime, f->mtime };
+
+	if ((f->has_mtime && futimens(fd, ts) < 0) || fchmod(fd, f->mode) < 0) {
+		_cleanup_free_ char *p = printable(path);
+		return kmi_error_set(x->err, errno, "setting the mode of directory `%s`", p);
+	}
+	return 0;
+}
+
+/*
+ * Modes and mtimes of the directories still there, deepest first: a
+ * parent's after its children.  Those at the top are left to fix_top_dirs()
+ * when they are still to be moved (a directory moves only if writable).
+ */
+static int fix_dirs(struct ex *x, bool skip_top)
 {
 	_cleanup_free_ const struct kmi_strmap_slot **v = xcalloc(x->dirs.count + 1, sizeof(*v));
 	size_t n = 0, stop;
 	int r = 0;
 
-	for (size_t i = 0; i <= x->dirs.mask && x->dirs.slots != NULL; i++) {
-		if (x->dirs.slots[i].hash != 0)
+	for (size_t i = 0; i <= x->dirs.mask; i++) {
+		if (x->dirs.slots[i].hash != 0 && !(skip_top && strchr(x->dirs.slots[i].key, '/') == NULL))
 			v[n++] = &x->dirs.slots[i];
 	}
 	qsort(v, n, sizeof(*v), cmp_len_desc);
 	x->entry = NULL;
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		const struct dirfix *f = v[i]->value;
 		int pfd = open_dir(x, v[i]->key, false, &stop), fd;
 
 		if (pfd < 0)
@@ -969,24 +1255,50 @@ static int fix_dirs(struct ex *x)
 		close(pfd);
 		if (fd < 0)
 			continue;
-		if (f->has_mtime) {
-			struct timespec ts[2] = { f->mtime, f->mtime };
-			if (futimens(fd, ts) < 0)
-				r = -errno;
-		}
-		if (r == 0 && fchmod(fd, f->mode) < 0)
-			r = -errno;
+		r = fix_dir(x, fd, v[i]->value, v[i]->key);
 		close(fd);
-		if (r < 0) {
-			_cleanup_free_ char *p = printable(v[i]->key);
-			return kmi_error_set(x->err, -r, "setting the mode of directory `%s`", p);
-		}
 	}
-	return 0;
+	return r;
 }
 
-/* Moves the entries of the temp dir (rootfd) up into dest; undoes it on failure. */
-static int move_into(int rootfd, const char *dest, struct kmi_error **err)
+static int fix_top_dirs(struct ex *x, int destfd)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i <= x->dirs.mask; i++) {
+		const struct kmi_strmap_slot *slot = &x->dirs.slots[i];
+		int fd;
+
+		if (slot->hash == 0 || strchr(slot->key, '/') != NULL)
+			continue;
+		fd = openat(destfd, slot->key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = fix_dir(x, fd, slot->value, slot->key);
+		close(fd);
+	}
+	return r;
+}
+
+/* renameat2(RENAME_NOREPLACE), or a checked renameat() where the filesystem lacks it; -errno. */
+static int rename_noreplace(int from_dir, const char *from, int to_dir, const char *to)
+{
+	struct stat st;
+
+	if (renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	if (fstatat(to_dir, to, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	return renameat(from_dir, from, to_dir, to) < 0 ? -errno : 0;
+}
+
+/*
+ * Moves the entries of the temp dir up into dest, then sets the modes of
+ * the directories among them; removes what it moved on failure.
+ */
+static int move_into(struct ex *x, const char *dest)
 {
 	struct kmi_buf names = { 0 };
 	_cleanup_close_ int destfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -994,19 +1306,23 @@ static int move_into(int rootfd, const char *dest, struct kmi_error **err)
 	int r;
 
 	if (destfd < 0)
-		return kmi_error_set(err, errno, "opening `%s`", dest);
-	r = list_dir(rootfd, &names);
+		return kmi_error_set(x->err, errno, "opening `%s`", dest);
+	r = list_dir(x->rootfd, &names);
 	if (r < 0) {
 		kmi_buf_free(&names);
-		return kmi_error_set(err, -r, "reading the temp dir in `%s`", dest);
+		return kmi_error_set(x->err, -r, "reading the temp dir in `%s`", dest);
 	}
 	for (r = 0; off < names.len; off += strlen(names.data + off) + 1) {
-		if (renameat2(rootfd, names.data + off, destfd, names.data + off, RENAME_NOREPLACE) < 0) {
-			_cleanup_free_ char *p = printable(names.data + off);
-			r = kmi_error_set(err, errno, "moving `%s` into `%s`", p, dest);
+		const char *name = names.data + off;
+
+		if ((r = rename_noreplace(x->rootfd, name, destfd, name)) < 0) {
+			_cleanup_free_ char *p = printable(name);
+			r = kmi_error_set(x->err, -r, "moving `%s` into `%s`", p, dest);
 			break;
 		}
 	}
+	if (r == 0)
+		r = fix_top_dirs(x, destfd);
 	if (r < 0) {
 		for (size_t o = 0; o < off; o += strlen(names.data + o) + 1)
 			remove_at(destfd, names.data + o, 0);
@@ -1067,7 +1383,7 @@ static int extract_into(struct ex *x, kmi_extract_next_fn *next, void *userdata,
 	if (r < 0)
 		return r;
 	drop_cache(x);
-	if ((r = fix_dirs(x)) < 0)
+	if ((r = fix_dirs(x, !new_dest)) < 0)
 		return r;
 	if (new_dest && fchmod(x->rootfd, 0755) < 0)
 		return kmi_error_set(x->err, errno, "setting the mode of the new directory");
@@ -1129,13 +1445,10 @@ int kmi_extract_layers(kmi_extract_next_fn *next, void *userdata, const char *de
 	kmi_strmap_init(&x.seen, 16);
 
 	r = extract_into(&x, next, userdata, new_dest);
-	if (r == 0 && new_dest && renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {
-		/* Filesystems without RENAME_NOREPLACE: an empty directory may then be replaced. */
-		if ((errno != EINVAL && errno != ENOSYS) || rename(tmp, dest) < 0)
-			r = kmi_error_set(err, errno, "renaming the temp dir to `%s`", dest);
-	}
+	if (r == 0 && new_dest && (r = rename_noreplace(AT_FDCWD, tmp, AT_FDCWD, dest)) < 0)
+		r = kmi_error_set(err, -r, "renaming the temp dir to `%s`", dest);
 	if (r == 0 && !new_dest) {
-		r = move_into(x.rootfd, dest, err);
+		r = move_into(&x, dest);
 		if (r == 0 && rmdir(tmp) < 0)
 			r = kmi_error_set(err, errno, "removing the temp dir `%s`", tmp);
 	}
@@ -1177,7 +1490,7 @@ int kmi_extract_fds(const struct kmi_extract_layer *layers, size_t n, const char
 struct image_source {
 	struct kmi_endpoint *ep;
 	const struct kmi_manifest *m;
-	char *tmpdir; /* where registry blobs are downloaded to */
+	char *tmpdir; /* where registry blobs are downloaded to, unlinked */
 };
 
 /* An unlinked temp file in dir. */
@@ -1216,8 +1529,10 @@ static int image_next(void *userdata, size_t i, struct kmi_extract_layer *layer,
 			return r;
 		if (size != d->size) {
 			close(fd);
-			return kmi_error_set(err, KMI_EDIGEST, "layer %s: the blob is %llu bytes, the manifest says %llu",
-					     d->digest, (unsigned long long)size, (unsigned long long)d->size);
+			return kmi_error_set(err, KMI_EDIGEST,
+					     "layer %s: the blob is %llu bytes, the manifest says %llu",
+					     d->digest, (unsigned long long)size,
+					     (unsigned long long)d->size);
 		}
 		layer->verify = true;
 	} else {
@@ -1236,11 +1551,15 @@ static int image_next(void *userdata, size_t i, struct kmi_extract_layer *layer,
 	return 1;
 }
 
-/* The directory that holds dest. */
-static char *parent_dir(const char *dest)
+/* Where downloads go: an existing (empty) dest itself, else the directory that will hold it. */
+static char *download_dir(const char *dest)
 {
 	char *p = xstrdup(dest), *slash;
 	size_t len = strlen(p);
+	struct stat st;
+
+	if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
+		return p;
 
 	while (len > 1 && p[len - 1] == '/')
 		p[--len] = '\0';
@@ -1278,7 +1597,7 @@ int kmi_extract_manifest(struct kmi_endpoint *ep, const struct kmi_manifest_data
 			return r;
 		}
 	}
-	s.tmpdir = parent_dir(dest);
+	s.tmpdir = download_dir(dest);
 	r = kmi_extract_layers(image_next, &s, dest, lim, err);
 	free(s.tmpdir);
 	kmi_manifest_free(&m);

@@ -77,7 +77,7 @@ struct kmi_extract_layer {
 	int fd;
 	const char *digest;     /* names the layer in errors; NULL: its number */
 	const char *media_type; /* a layer media type; NULL: gzip, zstd or none, as found */
-	bool verify;            /* hash the blob while reading it and compare with digest */
+	bool verify;            /* check the blob against digest before using what it holds */
 };
 
 /*
@@ -103,10 +103,12 @@ int kmi_extract_fds(const struct kmi_extract_layer *layers, size_t n, const char
 
 /*
  * Applies the layers of an image manifest (md: fetched from ep, already
- * resolved to one platform).  Layout blobs are read in place and checked
- * against their digest as they are read; registry blobs are downloaded one
- * at a time into an unlinked temp file beside dest (the registry client
- * checks their digest).  Every layer's media type is checked first.
+ * resolved to one platform).  Layout blobs are read in place, their digest
+ * checked before they are parsed (or while they are read, if they cannot be
+ * mapped); registry blobs are downloaded one at a time into an unlinked
+ * temp file beside dest, or in it when it is an existing empty directory
+ * (the registry client checks their digest).  Every layer's media type is
+ * checked before anything is done.
  */
 int kmi_extract_manifest(struct kmi_endpoint *ep, const struct kmi_manifest_data *md,
 			 const char *dest, const struct kmi_extract_limits *lim,
