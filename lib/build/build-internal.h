@@ -14,6 +14,7 @@ struct input {
 	char *vermagic;
 	char *depends;  /* modinfo depends=, comma-separated */
 	unsigned machine;
+	unsigned elfdata;
 };
 
 struct inputs {
@@ -24,6 +25,6 @@ struct inputs {
 int inputs_collect(struct inputs *in, const char *const *paths, const char *subdir,
 		   struct kmi_error **err);
 int inputs_check(struct inputs *in, const char *kver, bool force, unsigned *machine,
-		 struct kmi_error **err);
+		 unsigned *elfdata, struct kmi_error **err);
 void inputs_free(struct inputs *in);
-const char *kmi_machine_arch(unsigned machine);
+const char *kmi_machine_arch(unsigned machine, unsigned elfdata);

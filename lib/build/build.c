@@ -528,18 +528,18 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 	_cleanup_free_ char *tmpl = kmi_tmp_template("kmodimg-build");
 	_cleanup_free_ char *moddir = NULL, *names = NULL;
 	const char *vermagic, *arch;
-	unsigned machine;
+	unsigned machine, elfdata;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	if ((r = check_opts(o, err)) < 0)
 		return r;
 	if ((r = inputs_collect(&in, o->paths, o->subdir, err)) < 0 ||
-	    (r = inputs_check(&in, o->kver, o->force, &machine, err)) < 0) {
+	    (r = inputs_check(&in, o->kver, o->force, &machine, &elfdata, err)) < 0) {
 		inputs_free(&in);
 		return r;
 	}
-	arch = kmi_machine_arch(machine);
+	arch = kmi_machine_arch(machine, elfdata);
 	if (arch == NULL) {
 		inputs_free(&in);
 		return kmi_error_set(err, KMI_EUSAGE, "modules for ELF machine %u: no OCI architecture known",

@@ -127,7 +127,7 @@ static const char *modinfo_get(const struct kmi_modfile *f, const char *key)
 	return NULL;
 }
 
-const char *kmi_machine_arch(unsigned machine)
+const char *kmi_machine_arch(unsigned machine, unsigned elfdata)
 {
 	switch (machine) {
 	case EM_X86_64:
@@ -139,7 +139,7 @@ const char *kmi_machine_arch(unsigned machine)
 	case EM_ARM:
 		return "arm";
 	case EM_PPC64:
-		return "ppc64le";
+		return elfdata == ELFDATA2MSB ? "ppc64" : "ppc64le";
 	case EM_S390:
 		return "s390x";
 	case EM_RISCV:
@@ -154,7 +154,7 @@ const char *kmi_machine_arch(unsigned machine)
  * vermagic's first word), and for the same machine as the others.
  */
 int inputs_check(struct inputs *in, const char *kver, bool force, unsigned *machine,
-		 struct kmi_error **err)
+		 unsigned *elfdata, struct kmi_error **err)
 {
 	struct kmi_modreader r = { 0 };
 	struct kmi_arena arena = { 0 };
@@ -194,6 +194,7 @@ int inputs_check(struct inputs *in, const char *kver, bool force, unsigned *mach
 			f->vermagic[k - 1] = '\0';
 		f->depends = dep ? xstrdup(dep) : NULL;
 		f->machine = mf.machine;
+		f->elfdata = mf.elfdata;
 		if (vm == NULL) {
 			if (!force)
 				ret = kmi_error_set(err, KMI_EFORMAT,
@@ -222,7 +223,9 @@ int inputs_check(struct inputs *in, const char *kver, bool force, unsigned *mach
 	kmi_arena_free(&arena);
 	if (ret == 0 && first == NULL)
 		ret = kmi_error_set(err, KMI_EUSAGE, "no kernel module among the inputs");
-	if (ret == 0)
+	if (ret == 0) {
 		*machine = first->machine;
+		*elfdata = first->elfdata;
+	}
 	return ret;
 }

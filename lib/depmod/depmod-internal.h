@@ -29,7 +29,6 @@ struct mod {
 	struct kmi_modfile file;
 	int read_err;
 	char *log; /* messages from the parallel resolve, printed in order */
-	bool parsed; /* file already read during the scan */
 };
 
 struct symbol {
@@ -82,6 +81,5 @@ int depmod_resolve(struct depmod *dm);
 
 /* output.c */
 int depmod_output(struct depmod *dm);
-void depmod_mod_line(const struct depmod *dm, struct mod *mod, struct kmi_buf *b);
 
 const char *modname_normalize(const char *name, char *buf, size_t bufsz, size_t *len);

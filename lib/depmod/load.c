@@ -142,8 +142,6 @@ static void read_one(void *p, size_t i, unsigned worker)
 	struct read_ctx *c = p;
 	struct mod *mod = c->dm->mods[i];
 
-	if (mod->parsed)
-		return;
 	mod->read_err = kmi_modfile_read(&c->readers[worker], mod->path,
 					 &c->dm->thread_arenas[worker], c->flags, &mod->file);
 }
@@ -169,14 +167,9 @@ static void read_all(struct depmod *dm)
 				 KMI_MODFILE_EXACT_CRCS : 0,
 	};
 
-	/* the scan read the modules it found; explicit paths are read here */
-	if (dm->thread_arenas == NULL) {
-		dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));
-		dm->sym_arenas = xcalloc(n, sizeof(*dm->sym_arenas));
-		dm->n_thread_arenas = n;
-	}
-	if (n > dm->n_thread_arenas)
-		n = (unsigned)dm->n_thread_arenas;
+	dm->thread_arenas = xcalloc(n, sizeof(*dm->thread_arenas));
+	dm->sym_arenas = xcalloc(n, sizeof(*dm->sym_arenas));
+	dm->n_thread_arenas = n;
 	for (unsigned t = 0; t < n; t++)
 		c.readers[t].sym_arena = &dm->sym_arenas[t];
 	kmi_parallel_for(dm->n_mods, n, read_one, &c);
@@ -338,7 +331,9 @@ int depmod_load(struct depmod *dm)
 {
 	unsigned bad;
 
-	read_all(dm);
+	/* the scan read the modules it found as it went: explicit paths are read here */
+	if (dm->o->modules != NULL)
+		read_all(dm);
 	bad = report_bad_modules(dm);
 	if (bad > 0 && !dm->o->keep_going) {
 		kmi_err("%u module%s could not be read; nothing was written (--keep-going "

@@ -42,7 +42,7 @@ struct image {
 	uint64_t size;
 	struct kmi_modreader *r;
 	size_t n_scratch;       /* r->sec[] used so far */
-	struct range loaded[8]; /* what was read from fd, to serve later lookups */
+	struct range loaded[16]; /* what was read from fd, to serve later lookups */
 	size_t n_loaded;
 	bool swap, is64;
 	uint16_t shnum;
@@ -274,7 +274,11 @@ static uint64_t resolve_crc(struct image *im, uint64_t crc, uint16_t shndx)
 		return (uint64_t)-1;
 	/* the whole section: the next export's CRC is in it too */
 	p = fetch(im, off, size);
-	return p ? rd(im, p + crc, 4) : (uint64_t)-1;
+	if (p == NULL) {
+		problem(im, "a CRC section could not be read");
+		return (uint64_t)-1;
+	}
+	return rd(im, p + crc, 4);
 }
 
 static void exports_from_ksymtab_strings(struct image *im)

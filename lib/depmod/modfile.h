@@ -57,7 +57,7 @@ void *kmi_scratch(struct kmi_scratch *s, size_t n);
 
 /* Per-thread reusable state of the reader; zero-initialise, then free once. */
 struct kmi_modreader {
-	struct kmi_scratch sec[8];
+	struct kmi_scratch sec[16];
 	struct kmi_scratch exp, imp, visited;
 	/*
 	 * Where exports and imports go, if not with the .modinfo strings: depmod

@@ -34,7 +34,7 @@ static int dep_cmp(const void *pa, const void *pb)
 }
 
 /* "path: dep dep ...", every dependency once, the most basic last. */
-void depmod_mod_line(const struct depmod *dm, struct mod *mod, struct kmi_buf *b)
+static void mod_line(struct mod *mod, struct kmi_buf *b)
 {
 	struct mod **all = NULL;
 	size_t n = 0, cap = 0;
@@ -78,7 +78,6 @@ void depmod_mod_line(const struct depmod *dm, struct mod *mod, struct kmi_buf *b
 	}
 	free(all);
 	free(stack);
-	(void)dm;
 }
 
 struct outputs {
@@ -123,7 +122,7 @@ static void out_deps(struct depmod *dm, struct outputs *o, bool bin)
 	for (size_t i = 0; i < dm->n_mods; i++) {
 		struct mod *mod = dm->mods[i];
 		line.len = 0;
-		depmod_mod_line(dm, mod, &line);
+		mod_line(mod, &line);
 		kmi_buf_put(&o->dep, line.data, line.len);
 		kmi_buf_putc(&o->dep, '\n');
 		if (idx) {

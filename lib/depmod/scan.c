@@ -339,7 +339,6 @@ static void replay(struct depmod *dm, struct worker *w, unsigned n)
 		if (mod != NULL) {
 			mod->file = f->file;
 			mod->read_err = f->read_err;
-			mod->parsed = true;
 		}
 	}
 	free(all);

@@ -57,15 +57,7 @@ static int write_file_at(int dirfd, const char *name, const void *data, size_t l
 
 	if (fd < 0)
 		return -errno;
-	while (len > 0 && err == 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno != EINTR)
-			err = -errno;
-		else if (w > 0) {
-			p += w;
-			len -= (size_t)w;
-		}
-	}
+	err = kmi_write_all(fd, p, len);
 	if (err == 0 && sync && fsync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
@@ -100,8 +92,8 @@ int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struc
 	if (fstatat(fd, "oci-layout", &st, 0) < 0) {
 		if (!create) {
 			close(fd);
-			return kmi_error_set(err, KMI_ENOTFOUND, "`%s` is not an OCI image layout (no oci-layout file)",
-					     dir);
+			return kmi_error_set(err, KMI_EFORMAT,
+					     "`%s` is not an OCI image layout (no oci-layout file)", dir);
 		}
 		if ((r = write_file_at(fd, "oci-layout", layout_file, sizeof(layout_file) - 1, true)) < 0 ||
 		    (fstatat(fd, "index.json", &st, 0) < 0 &&
@@ -320,6 +312,14 @@ int kmi_layout_blob_commit(struct kmi_layout *l, int fd, const char *tmp_path, c
 		unlink(tmp_path);
 		return kmi_error_set(err, e, "storing blob `%s`", final);
 	}
+	/* the blob's name must be on disk before an index.json that points to it */
+	if (!l->scratch) {
+		int bfd = openat(l->dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (bfd >= 0) {
+			fsync(bfd);
+			close(bfd);
+		}
+	}
 	return 0;
 }
 
@@ -327,8 +327,6 @@ int kmi_layout_put_blob(struct kmi_layout *l, const void *data, size_t len,
 			char digest[KMI_DIGEST_LEN], struct kmi_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
-	const char *p = data;
-	size_t left = len;
 	int fd, r;
 
 	kmi_sha256_digest(data, len, digest);
@@ -336,17 +334,9 @@ int kmi_layout_put_blob(struct kmi_layout *l, const void *data, size_t len,
 		return 0;
 	if ((r = kmi_layout_blob_begin(l, &fd, &tmp, err)) < 0)
 		return r;
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-			kmi_layout_blob_abort(fd, tmp);
-			return kmi_error_set(err, e, "writing blob %s", digest);
-		}
-		p += w;
-		left -= (size_t)w;
+	if ((r = kmi_write_all(fd, data, len)) < 0) {
+		kmi_layout_blob_abort(fd, tmp);
+		return kmi_error_set(err, -r, "writing blob %s", digest);
 	}
 	return kmi_layout_blob_commit(l, fd, tmp, digest, false, err);
 }
@@ -483,10 +473,10 @@ int kmi_layout_list(struct kmi_layout *l, struct kmi_descriptor **out, size_t *n
 		char where[32];
 		r = snprintf(where, sizeof(where), "manifests[%zu]", i);
 		if (kmi_descriptor_parse(json_array_get(a, i), where, &(*out)[*n], err) < 0) {
-			kmi_error_wrap(err, "`%s/index.json`", l->dir);
+			r = kmi_error_wrap(err, "`%s/index.json`", l->dir);
 			kmi_descriptors_free(*out, *n);
 			json_decref(j);
-			return -1 - KMI_EFORMAT;
+			return r;
 		}
 		fill(&(*out)[*n], json_array_get(a, i));
 		(*n)++;
@@ -606,36 +596,47 @@ int kmi_layout_untag(struct kmi_layout *l, const char *name, struct kmi_error **
 	return r;
 }
 
-/* Marks a manifest or index blob and everything it references. */
-static void mark(struct kmi_layout *l, const struct kmi_descriptor *d, struct kmi_strmap *live,
-		 unsigned depth)
+static void mark_live(struct kmi_strmap *live, const char *digest)
+{
+	if (kmi_strmap_get(live, digest) == NULL)
+		kmi_strmap_put(live, xstrdup(digest), (void *)1);
+}
+
+/*
+ * Marks a manifest or index and everything it references.  Any manifest it
+ * cannot read or understand fails the whole collection: deleting what an
+ * unreadable manifest might need would be worse than keeping garbage.
+ */
+static int mark(struct kmi_layout *l, const struct kmi_descriptor *d, struct kmi_strmap *live,
+		unsigned depth, struct kmi_error **err)
 {
 	struct kmi_manifest m;
 	char *data;
 	size_t len;
-	struct kmi_error *e = NULL;
+	int r;
 
-	kmi_strmap_put(live, xstrdup(d->digest), (void *)1);
-	if (depth > 8 || !(kmi_media_type_is_manifest(d->media_type) ||
-			   kmi_media_type_is_index(d->media_type)))
-		return;
-	if (kmi_layout_read_blob(l, d->digest, KMI_MANIFEST_BLOB_MAX, &data, &len, &e) < 0) {
-		kmi_error_free(&e);
-		return;
-	}
-	if (kmi_manifest_parse(data, len, d->media_type, &m, &e) == 0) {
-		if (m.is_index) {
-			for (size_t i = 0; i < m.n_manifests; i++)
-				mark(l, &m.manifests[i], live, depth + 1);
-		} else {
-			kmi_strmap_put(live, xstrdup(m.config.digest), (void *)1);
-			for (size_t i = 0; i < m.n_layers; i++)
-				kmi_strmap_put(live, xstrdup(m.layers[i].digest), (void *)1);
-		}
-		kmi_manifest_free(&m);
-	}
-	kmi_error_free(&e);
+	mark_live(live, d->digest);
+	if (d->media_type[0] != '\0' && !kmi_media_type_is_manifest(d->media_type) &&
+	    !kmi_media_type_is_index(d->media_type))
+		return 0; /* an artifact: only its own blob is known */
+	if (depth > 8)
+		return kmi_error_set(err, KMI_EFORMAT, "indexes nested more than 8 deep");
+	if ((r = kmi_layout_read_blob(l, d->digest, KMI_MANIFEST_BLOB_MAX, &data, &len, err)) < 0)
+		return r;
+	r = kmi_manifest_parse(data, len, d->media_type[0] ? d->media_type : NULL, &m, err);
 	free(data);
+	if (r < 0)
+		return r;
+	if (m.is_index) {
+		for (size_t i = 0; r == 0 && i < m.n_manifests; i++)
+			r = mark(l, &m.manifests[i], live, depth + 1, err);
+	} else {
+		mark_live(live, m.config.digest);
+		for (size_t i = 0; i < m.n_layers; i++)
+			mark_live(live, m.layers[i].digest);
+	}
+	kmi_manifest_free(&m);
+	return r;
 }
 
 int kmi_layout_gc(struct kmi_layout *l, struct kmi_error **err)
@@ -650,9 +651,15 @@ int kmi_layout_gc(struct kmi_layout *l, struct kmi_error **err)
 	if ((r = kmi_layout_list(l, &d, &n, err)) < 0)
 		return r;
 	kmi_strmap_init(&live, 64);
-	for (size_t i = 0; i < n; i++)
-		mark(l, &d[i], &live, 0);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = mark(l, &d[i], &live, 0, err);
 	kmi_descriptors_free(d, n);
+	if (r < 0) {
+		for (size_t i = 0; i <= live.mask; i++)
+			free((char *)live.slots[i].key);
+		kmi_strmap_free(&live);
+		return kmi_error_wrap(err, "nothing removed from `%s`", l->dir);
+	}
 
 	bfd = openat(l->dirfd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	dir = bfd >= 0 ? fdopendir(bfd) : NULL;

@@ -175,8 +175,12 @@ static int read_blob_to(struct kmi_endpoint *src, const struct kmi_descriptor *d
 			break;
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || write(fd, buf, (size_t)n) != n) {
-			r = kmi_error_set(err, errno, "copying blob %s", d->digest);
+		if (n < 0) {
+			r = kmi_error_set(err, errno, "reading blob %s", d->digest);
+			break;
+		}
+		if ((r = kmi_write_all(fd, buf, (size_t)n)) < 0) {
+			r = kmi_error_set(err, -r, "copying blob %s", d->digest);
 			break;
 		}
 		kmi_sha256_update(&h, buf, (size_t)n);
@@ -323,7 +327,10 @@ int kmi_select_platform(struct kmi_endpoint *ep, struct kmi_manifest_data *md,
 	}
 	for (size_t i = 0; i < m.n_manifests; i++) {
 		struct kmi_manifest_data sub;
-		if (strncmp(m.manifests[i].platform, want, strlen(want)) != 0)
+		const char *p = m.manifests[i].platform;
+		size_t n = strlen(want);
+		/* "linux/arm" must not take "linux/arm64": the next character ends the arch */
+		if (strncmp(p, want, n) != 0 || (p[n] != '\0' && p[n] != '/'))
 			continue;
 		r = kmi_endpoint_get_manifest(ep, m.manifests[i].digest, &sub, err);
 		kmi_manifest_free(&m);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/fileset.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -85,21 +86,6 @@ int kmi_fileset_open(const char *dir, bool durable, struct kmi_fileset **out)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int kmi_fileset_add(struct kmi_fileset *set, const char *name, const void *data, size_t len)
 {
 	struct member *m;
@@ -127,7 +113,7 @@ int kmi_fileset_add(struct kmi_fileset *set, const char *name, const void *data,
 	live_n = (sig_atomic_t)set->n;
 	pthread_mutex_unlock(&set->lock);
 	/* 0644 less the umask, as kmod 30 creates them */
-	err = write_all(fd, data, len);
+	err = kmi_write_all(fd, data, len);
 	if (err == 0 && set->durable && fdatasync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)

@@ -66,6 +66,30 @@ static void test_blobs_and_tags(void)
 	kmi_layout_close(l);
 }
 
+/* A manifest gc cannot read keeps everything: it might need any blob. */
+static void test_gc_keeps_all_when_unsure(void)
+{
+	struct kmi_layout *l;
+	struct kmi_error *err = NULL;
+	struct kmi_descriptor d = { .media_type = KMI_MT_OCI_MANIFEST, .size = 10 };
+	char blob[KMI_DIGEST_LEN];
+
+	CHECK(kmi_layout_open(dir, true, &l, &err) == 0);
+	CHECK(kmi_layout_put_blob(l, "layer", 5, blob, &err) == 0);
+	memcpy(d.digest, "sha256:", 7);
+	memset(d.digest + 7, 'a', 64);
+	d.digest[71] = '\0';
+	CHECK(kmi_layout_tag(l, "broken:1", &d, &err) == 0);
+	CHECK(kmi_layout_gc(l, &err) < 0);
+	CHECK(err != NULL && strstr(err->msg, "nothing removed") != NULL);
+	kmi_error_free(&err);
+	CHECK(kmi_layout_has_blob(l, blob));
+	CHECK(kmi_layout_untag(l, "broken:1", &err) == 0);
+	CHECK(kmi_layout_gc(l, &err) >= 1); /* and the corrupt blob the test before left */
+	CHECK(!kmi_layout_has_blob(l, blob));
+	kmi_layout_close(l);
+}
+
 static void test_not_a_layout(void)
 {
 	struct kmi_layout *l;
@@ -81,6 +105,7 @@ int main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	RUN(test_blobs_and_tags);
+	RUN(test_gc_keeps_all_when_unsure);
 	RUN(test_not_a_layout);
 	kmi_rm_rf(dir);
 	CHECK_EXIT();
