@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "build/build.h"
+#include "util/strmap.h"
 
 struct input {
 	char *src;      /* host path */
@@ -19,7 +20,8 @@ struct input {
 
 struct inputs {
 	struct input *f;
-	size_t n;
+	size_t n, cap;
+	struct kmi_strmap by_dest; /* dest -> index + 1: two inputs may not land on one path */
 };
 
 int inputs_collect(struct inputs *in, const char *const *paths, const char *subdir,

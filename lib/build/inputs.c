@@ -30,26 +30,33 @@ void inputs_free(struct inputs *in)
 		free(in->f[i].depends);
 	}
 	free(in->f);
+	kmi_strmap_free(&in->by_dest);
 	memset(in, 0, sizeof(*in));
 }
 
 static int add(struct inputs *in, const char *src, const char *dest, struct kmi_error **err)
 {
+	uintptr_t prev;
 	struct input *f;
 
-	for (size_t i = 0; i < in->n; i++) {
-		if (strcmp(in->f[i].dest, dest) == 0)
-			return kmi_error_set(err, KMI_EUSAGE, "`%s` and `%s` both go to `%s`",
-					     in->f[i].src, src, dest);
-	}
+	if (in->by_dest.slots == NULL)
+		kmi_strmap_init(&in->by_dest, 64);
+	prev = (uintptr_t)kmi_strmap_get(&in->by_dest, dest);
+	if (prev != 0)
+		return kmi_error_set(err, KMI_EUSAGE, "`%s` and `%s` both go to `%s`",
+				     in->f[prev - 1].src, src, dest);
 	if (in->n == MAX_INPUT_FILES)
 		return kmi_error_set(err, KMI_EUSAGE, "more than %d input files", MAX_INPUT_FILES);
-	in->f = xreallocarray(in->f, in->n + 1, sizeof(*in->f));
+	if (in->n == in->cap) {
+		in->cap = in->cap ? in->cap * 2 : 64;
+		in->f = xreallocarray(in->f, in->cap, sizeof(*in->f));
+	}
 	f = &in->f[in->n++];
 	memset(f, 0, sizeof(*f));
 	f->src = xstrdup(src);
 	f->dest = xstrdup(dest);
 	f->is_module = depmod_ext_ok(dest, strlen(dest));
+	kmi_strmap_put(&in->by_dest, f->dest, (void *)(uintptr_t)in->n);
 	return 0;
 }
 

@@ -133,6 +133,8 @@ kmi_run nok "$KMODIMG" build --kernel "$KVER" -t "oci:$KMI_TMP/x" "$KMI_TMP/fw/a
 kmi_run nolink "$KMODIMG" build --kernel "$KVER" --in-tree-link host --kernel-tree /nonexistent \
 	-t "oci:$KMI_TMP/x" "$ex/kmodimg_a.ko"
 ((KMI_RC == 2)) && grep -q -- "--kernel-tree" "$KMI_TMP/nolink.err" || fail_later "missing kernel tree: rc $KMI_RC"
+kmi_run dup "$KMODIMG" build --kernel "$KVER" -t "oci:$KMI_TMP/x" "$ex/kmodimg_a.ko" "$ex/./kmodimg_a.ko"
+((KMI_RC == 2)) && grep -q "both go to" "$KMI_TMP/dup.err" || fail_later "two inputs on one path: rc $KMI_RC"
 kmi_run usage "$KMODIMG" build -t "oci:$KMI_TMP/x" "$ex/kmodimg_a.ko"
 ((KMI_RC == 2)) || fail_later "no --kernel: rc $KMI_RC"
 ok "refusals"
