@@ -125,14 +125,13 @@ static int build_into(struct cmd *c, struct kmi_layout *layout, struct kmi_descr
 		if ((r = fetch_base(c, layout, &base, err)) < 0)
 			return r;
 		c->b.base = &base;
-	} else {
-		if (!c->eo.registry.quiet)
-			fprintf(stderr, "kmodimg build: note: no --base, so the image holds only the "
-					"modules; KMM >= 2.2 copies them out with /bin/sh and cp\n");
 	}
 	r = kmi_build(&c->b, layout, &res, err);
 	if (r == 0)
 		*out = res.manifest;
+	if (r == 0 && c->base == NULL && !c->eo.registry.quiet)
+		fprintf(stderr, "kmodimg build: note: no --base, so the image holds only the "
+				"modules; KMM >= 2.2 copies them out with /bin/sh and cp\n");
 	return r;
 }
 
