@@ -12,6 +12,12 @@
  *	type: kubernetes.io/dockerconfigjson  data: {.dockerconfigjson: base64({"auths":{..}})}
  *	type: kubernetes.io/dockercfg         data: {.dockercfg: base64({"KEY": {..}})}
  * stringData holds the same keys unencoded.
+ *
+ * Credential helpers (docker's protocol): `credHelpers: {HOST: NAME}` sends
+ * HOST's lookups to docker-credential-NAME alone; otherwise an `auths`
+ * entry with credentials wins, then `credsStore: NAME` for everything else.
+ * `docker-credential-NAME get` reads the server on stdin and prints
+ * {"ServerURL":..,"Username":..,"Secret":..}.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +33,13 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
 #define CREDS_FILE_MAX (1u << 20)
+/* A credential helper answers with one small JSON object, quickly. */
+#define HELPER_OUT_MAX (64u << 10)
+#define HELPER_TIMEOUT_MS 60000
 
 static void wipe_free(char *s)
 {
@@ -221,12 +231,99 @@ static json_t *load_json(const char *data, size_t len, const char *source, struc
 	return root;
 }
 
+/* ---------------------------------------------------------------- credential helpers */
+
+static bool helper_name_ok(const char *name)
+{
+	if (name[0] == '\0' || name[0] == '.' || strlen(name) > 64)
+		return false;
+	for (const char *p = name; *p; p++) {
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_' && *p != '.')
+			return false;
+	}
+	return true;
+}
+
+/* Parses a helper's answer: 1 with credentials, 0 for "none stored". */
+static int helper_answer(const struct kmi_buf *b, const char *what, struct kmi_creds *out,
+			 struct kmi_error **err)
+{
+	json_t *root = json_loadb(b->data ? b->data : "", b->len, 0, NULL);
+	const char *user = json_string_value(json_object_get(root, "Username"));
+	const char *secret = json_string_value(json_object_get(root, "Secret"));
+	int r = 0;
+
+	if (!json_is_object(root))
+		r = kmi_error_set(err, KMI_EAUTH, "%s printed no JSON object", what);
+	else if (user != NULL && strcmp(user, "<token>") == 0)
+		r = kmi_error_set(err, KMI_EAUTH,
+				  "%s returned an identity token, which kmodimg does not "
+				  "support; store a user name and password or registry token",
+				  what);
+	else if (secret != NULL && secret[0] != '\0')
+		creds_set(out, user ? user : "", user ? strlen(user) : 0, secret, what), r = 1;
+	json_decref(root);
+	return r;
+}
+
+/*
+ * Asks docker-credential-NAME for host's credentials: 1 found, 0 none
+ * stored (older helpers answer empty fields, newer ones exit 1 with
+ * "credentials not found"), negative KMI_EAUTH if the helper fails.
+ */
+static int helper_creds(const char *name, const char *host, const char *source,
+			struct kmi_creds *out, struct kmi_error **err)
+{
+	_cleanup_free_ char *prog = NULL, *what = NULL;
+	/* docker keys Docker Hub by its v1 index URL, every other registry by host */
+	const char *server = strcmp(canonical_host(host), "docker.io") == 0
+				     ? "https://index.docker.io/v1/"
+				     : host;
+	struct kmi_buf b = { 0 };
+	int r;
+
+	if (!helper_name_ok(name))
+		return kmi_error_set(err, KMI_EFORMAT, "%s: `%s` is not a credential helper name",
+				     source, name);
+	prog = xasprintf("docker-credential-%s", name);
+	what = xasprintf("credential helper %s (from %s)", prog, source);
+	r = kmi_spawn_capture((const char *const[]){ prog, "get", NULL }, server, strlen(server),
+			      HELPER_OUT_MAX, HELPER_TIMEOUT_MS, &b);
+	if (r == -ENOENT)
+		r = kmi_error_set(err, KMI_EAUTH, "%s: program not found in PATH", what);
+	else if (r < 0)
+		r = kmi_error_set(err, KMI_EAUTH, "%s: %s", what,
+				  r == -EINTR ? "killed by a signal" : strerror(-r));
+	else if (r != 0 && b.len > 0 && memmem(b.data, b.len, "not found", 9) != NULL)
+		r = 0;
+	else if (r != 0)
+		r = kmi_error_set(err, KMI_EAUTH, "%s: exit status %d", what, r);
+	else
+		r = helper_answer(&b, what, out, err);
+	wipe_buf(&b);
+	return r;
+}
+
+static const char *helper_for(json_t *helpers, const char *host)
+{
+	const char *key;
+	json_t *name;
+
+	json_object_foreach(helpers, key, name) {
+		if (key_matches(key, host) == 2 && json_is_string(name))
+			return json_string_value(name);
+	}
+	return NULL;
+}
+
 int kmi_creds_from_authfile(const char *data, size_t len, const char *host, const char *source,
 			    struct kmi_creds *out, struct kmi_error **err)
 {
 	json_t *root = load_json(data, len, source, err);
+	const char *helper, *store;
 	json_t *auths;
-	int r;
+	int r = 0;
 
 	if (root == NULL)
 		return -1 - KMI_EFORMAT;
@@ -235,7 +332,14 @@ int kmi_creds_from_authfile(const char *data, size_t len, const char *host, cons
 		return kmi_error_set(err, KMI_EFORMAT, "%s: not a JSON object", source);
 	}
 	auths = json_object_get(root, "auths");
-	r = auths == NULL ? 0 : from_auths(auths, host, source, out, err);
+	helper = helper_for(json_object_get(root, "credHelpers"), host);
+	store = json_string_value(json_object_get(root, "credsStore"));
+	if (helper != NULL)
+		r = helper_creds(helper, host, source, out, err);
+	else if (auths != NULL)
+		r = from_auths(auths, host, source, out, err);
+	if (r == 0 && helper == NULL && store != NULL && store[0] != '\0')
+		r = helper_creds(store, host, source, out, err);
 	json_decref(root);
 	return r;
 }
