@@ -84,10 +84,14 @@ struct cmd {
 	size_t n_labels;
 };
 
-/* The base image, copied into `layout` (untagged); desc receives its manifest. */
-static int fetch_base(struct cmd *c, struct kmi_layout *layout, struct kmi_descriptor *desc,
-		      struct kmi_error **err)
+/*
+ * The base image for the modules' architecture, copied into `layout`
+ * (untagged); desc receives its manifest.
+ */
+static int fetch_base(void *ctx, const char *arch, struct kmi_layout *layout,
+		      struct kmi_descriptor *desc, struct kmi_error **err)
 {
+	struct cmd *c = ctx;
 	struct kmi_endpoint src, dst;
 	struct kmi_manifest_data md;
 	int r = kmi_endpoint_open(c->base, &c->eo, false, &src, err);
@@ -96,7 +100,7 @@ static int fetch_base(struct cmd *c, struct kmi_layout *layout, struct kmi_descr
 		return r;
 	r = kmi_endpoint_get_manifest(&src, NULL, &md, err);
 	if (r == 0)
-		r = kmi_select_platform(&src, &md, err);
+		r = kmi_select_platform_arch(&src, &md, arch, err);
 	if (r == 0) {
 		kmi_endpoint_from_layout(&dst, layout);
 		r = kmi_copy_resolved(&src, &dst, &md, NULL, err);
@@ -117,14 +121,12 @@ static int fetch_base(struct cmd *c, struct kmi_layout *layout, struct kmi_descr
 static int build_into(struct cmd *c, struct kmi_layout *layout, struct kmi_descriptor *out,
 		      struct kmi_error **err)
 {
-	struct kmi_descriptor base;
 	struct kmi_build_result res;
 	int r;
 
 	if (c->base != NULL) {
-		if ((r = fetch_base(c, layout, &base, err)) < 0)
-			return r;
-		c->b.base = &base;
+		c->b.fetch_base = fetch_base;
+		c->b.fetch_base_ctx = c;
 	}
 	r = kmi_build(&c->b, layout, &res, err);
 	if (r == 0)

@@ -525,6 +525,8 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 	struct kmi_layer_result lr;
 	struct kmi_descriptor config;
 	struct kmi_manifest bm = { 0 };
+	struct kmi_descriptor fetched;
+	const struct kmi_descriptor *base = o->base;
 	_cleanup_free_ char *tmpl = kmi_tmp_template("kmodimg-build");
 	_cleanup_free_ char *moddir = NULL, *names = NULL;
 	const char *vermagic, *arch;
@@ -545,12 +547,19 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 		return kmi_error_set(err, KMI_EUSAGE, "modules for ELF machine %u: no OCI architecture known",
 				     machine);
 	}
-	if (o->base != NULL) {
+	if (o->fetch_base != NULL) {
+		if ((r = o->fetch_base(o->fetch_base_ctx, arch, layout, &fetched, err)) < 0) {
+			inputs_free(&in);
+			return r;
+		}
+		base = &fetched;
+	}
+	if (base != NULL) {
 		char *data;
 		size_t len;
-		r = kmi_layout_read_blob(layout, o->base->digest, KMI_MANIFEST_BLOB_MAX, &data, &len, err);
+		r = kmi_layout_read_blob(layout, base->digest, KMI_MANIFEST_BLOB_MAX, &data, &len, err);
 		if (r == 0) {
-			r = kmi_manifest_parse(data, len, o->base->media_type, &bm, err);
+			r = kmi_manifest_parse(data, len, base->media_type, &bm, err);
 			free(data);
 		}
 		if (r == 0 && bm.is_index)
@@ -577,10 +586,10 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 		r = write_layer(o, &es, layout, &lr, err);
 	if (r == 0) {
 		describe(&in, &names, &vermagic);
-		r = make_config(o, arch, names, vermagic, &lr, layout, o->base ? &bm : NULL, &config, err);
+		r = make_config(o, arch, names, vermagic, &lr, layout, base ? &bm : NULL, &config, err);
 	}
 	if (r == 0)
-		r = make_manifest(o, names, vermagic, &config, &lr, o->base ? &bm : NULL, layout,
+		r = make_manifest(o, names, vermagic, &config, &lr, base ? &bm : NULL, layout,
 				  &res->manifest, err);
 	for (size_t i = 0; i < in.n; i++)
 		res->n_modules += in.f[i].is_module;

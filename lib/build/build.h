@@ -23,6 +23,14 @@ struct kmi_build_opts {
 	int64_t mtime;              /* SOURCE_DATE_EPOCH, or 0 */
 	/* A base image already in `layout` (manifest descriptor), or NULL. */
 	const struct kmi_descriptor *base;
+	/*
+	 * Or a base fetched once the modules' OCI architecture is known (an
+	 * index must give that platform, not the build host's): puts the base
+	 * into layout and describes its manifest in out.
+	 */
+	int (*fetch_base)(void *ctx, const char *arch, struct kmi_layout *layout,
+			  struct kmi_descriptor *out, struct kmi_error **err);
+	void *fetch_base_ctx;
 };
 
 struct kmi_build_result {

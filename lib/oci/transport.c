@@ -316,8 +316,14 @@ int kmi_copy(struct kmi_endpoint *src, struct kmi_endpoint *dst, char digest[KMI
 int kmi_select_platform(struct kmi_endpoint *ep, struct kmi_manifest_data *md,
 			struct kmi_error **err)
 {
+	return kmi_select_platform_arch(ep, md, kmi_host_arch(), err);
+}
+
+int kmi_select_platform_arch(struct kmi_endpoint *ep, struct kmi_manifest_data *md,
+			     const char *arch, struct kmi_error **err)
+{
 	struct kmi_manifest m;
-	_cleanup_free_ char *want = xasprintf("linux/%s", kmi_host_arch());
+	_cleanup_free_ char *want = xasprintf("linux/%s", arch);
 	int r = kmi_manifest_parse(md->data, md->len, md->media_type, &m, err);
 
 	if (r < 0 || !m.is_index) {

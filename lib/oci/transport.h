@@ -60,3 +60,6 @@ void kmi_endpoint_from_layout(struct kmi_endpoint *ep, struct kmi_layout *layout
 /* Picks this host's platform from an index, or returns the manifest itself. */
 int kmi_select_platform(struct kmi_endpoint *ep, struct kmi_manifest_data *md,
 			struct kmi_error **err);
+/* The same for the OCI architecture arch ("amd64", "arm64", ...). */
+int kmi_select_platform_arch(struct kmi_endpoint *ep, struct kmi_manifest_data *md,
+			     const char *arch, struct kmi_error **err);

@@ -105,6 +105,32 @@ skopeo inspect --raw "oci:$KMI_TMP/l7:v1" | jq -e '.layers | length == 2' >/dev/
 	fail_later "unpacked image lacks the base's busybox or our module"
 ok "base image"
 
+step "--base index: the platform of the modules, not of the build host"
+(cd "$KMI_TMP" && umoci config --image base:latest --architecture arm64 --tag arm >/dev/null) ||
+	fail "umoci could not make an arm64 base"
+mdesc() { jq -c --arg t "$1" --arg a "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t)
+	| del(.annotations) + {platform: {os: "linux", architecture: $a}}' "$KMI_TMP/base/index.json"; }
+jq -nc --argjson a "$(mdesc arm arm64)" --argjson b "$(mdesc latest amd64)" \
+	'{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [$a, $b]}' >"$KMI_TMP/idx.json"
+idig=$(sha256sum "$KMI_TMP/idx.json" | cut -d' ' -f1)
+cp "$KMI_TMP/idx.json" "$KMI_TMP/base/blobs/sha256/$idig"
+jq --arg d "sha256:$idig" --argjson n "$(stat -c %s "$KMI_TMP/idx.json")" '.manifests += [{mediaType:
+	"application/vnd.oci.image.index.v1+json", digest: $d, size: $n,
+	annotations: {"org.opencontainers.image.ref.name": "multi"}}]' "$KMI_TMP/base/index.json" >"$KMI_TMP/i2.json" &&
+	mv "$KMI_TMP/i2.json" "$KMI_TMP/base/index.json"
+# an arm64 module (e_machine 183 patched in; nothing loads it here)
+cp "$ex/kmodimg_a.ko" "$KMI_TMP/arm.ko"
+printf '\xb7\x00' | dd of="$KMI_TMP/arm.ko" bs=1 seek=18 conv=notrunc status=none
+build -t "oci:$KMI_TMP/l10:v1" --base "oci:$KMI_TMP/base:multi" "$ex/kmodimg_a.ko" >/dev/null ||
+	fail_later "amd64 modules on a multi-arch base failed"
+[[ $(skopeo inspect --config "oci:$KMI_TMP/l10:v1" | jq -r .architecture) == amd64 ]] ||
+	fail_later "amd64 modules did not get the amd64 base"
+build -t "oci:$KMI_TMP/l11:v1" --base "oci:$KMI_TMP/base:multi" "$KMI_TMP/arm.ko" >/dev/null ||
+	fail_later "arm64 modules on a multi-arch base failed"
+[[ $(skopeo inspect --config "oci:$KMI_TMP/l11:v1" | jq -r .architecture) == arm64 ]] ||
+	fail_later "arm64 modules did not get the arm64 base"
+ok "base index resolved for the modules' architecture"
+
 step "exists and --if-missing on layouts"
 kmi_run e1 "$KMODIMG" exists "oci:$KMI_TMP/l1:v1"
 ((KMI_RC == 0)) || fail_later "exists on a present image: rc $KMI_RC"
