@@ -4,7 +4,8 @@
  * http.c (transport, retries) and auth.c (challenges, tokens).
  *
  * The first call pings /v2/ over https; with `insecure`, a connection or
- * TLS failure there falls back to plain http.  Every request is sent with
+ * TLS failure there falls back to plain http (and plain http is asked
+ * first when the host names its port: see plain_http_first()).  Every request is sent with
  * what the auth state says (nothing, Basic, or a Bearer token for its
  * scope) and sent again after a 401 if the challenge leaves something to try.
  *
@@ -194,6 +195,39 @@ static bool ping_answered(const struct kmi_http_resp *resp)
 	       resp->status == 403;
 }
 
+static bool has_port(const char *host)
+{
+	const char *colon = strrchr(host, ':');
+
+	return colon != NULL && (host[0] != '[' || colon > strchr(host, ']'));
+}
+
+/*
+ * With `insecure` and an explicit port, plain http is asked first: one port
+ * speaks one protocol, so a registry answer there (no redirect) settles it,
+ * and a plain-http registry then costs no TLS attempt (loading the system
+ * CA bundle alone takes ~25 ms).  A TLS port answers plain http with an
+ * error or not at all, and the usual https-first probe follows.  Without a
+ * port, :80 and :443 are different services and https keeps precedence.
+ */
+static bool plain_http_first(struct kmi_registry *r, struct kmi_http_resp *resp)
+{
+	_cleanup_free_ char *url = NULL;
+	struct kmi_http_req req = { .method = "GET" };
+	struct kmi_error *e = NULL;
+
+	if (!r->insecure || !has_port(r->api_host))
+		return false;
+	url = xasprintf("http://%s/v2/", r->api_host);
+	req.url = url;
+	if (kmi_http_do(r->http, &req, resp, &e) == 0 && ping_answered(resp))
+		return true;
+	kmi_error_free(&e);
+	kmi_http_resp_free(resp);
+	memset(resp, 0, sizeof(*resp));
+	return false;
+}
+
 /* Finds the scheme (https, or http if insecure allows) and the auth scheme. */
 static int ping(struct kmi_registry *r, struct kmi_error **err)
 {
@@ -204,7 +238,12 @@ static int ping(struct kmi_registry *r, struct kmi_error **err)
 
 	if (r->base != NULL)
 		return 0;
-	rc = ping_once(r, "https", !r->insecure, &resp, &e);
+	if (plain_http_first(r, &resp)) {
+		scheme = "http";
+		rc = 0;
+	} else {
+		rc = ping_once(r, "https", !r->insecure, &resp, &e);
+	}
 	if (rc < 0 && r->insecure &&
 	    (kmi_error_code(e) == KMI_ENET || kmi_error_code(e) == KMI_ETLS)) {
 		struct kmi_http_resp resp2 = { 0 };

@@ -184,6 +184,9 @@ push_big tls "${KMI_REG_CLIENT[@]}"
 drv tls.no-ca 2 "tls error" "certificate" -- head-manifest "$KMI_REG_HOST" "$REPO" v1
 drv tls.no-ca-insecure 2 "tls error" "plain http" -- --insecure head-manifest "$KMI_REG_HOST" "$REPO" v1
 drv tls.skip-verify 0 -- --skip-verify head-manifest "$KMI_REG_HOST" "$REPO" v1
+# --insecure asks plain http first on an explicit port: a TLS port's error
+# answer must lead to verified https, not to a failure
+drv tls.insecure-with-ca 0 -- "${KMI_REG_CLIENT[@]}" --insecure head-manifest "$KMI_REG_HOST" "$REPO" v1
 # The host's certs.d is read too.  Only a HOST:PORT dir of our own is added
 # there, and removed again (with certs.d itself if we had to create it).
 SYS_CERTS_D=/etc/containers/certs.d
