@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build/basefs.h"
 #include "build/build-internal.h"
 #include "depmod/depmod-internal.h"
 #include "kmodimg/depmod.h"
@@ -285,6 +286,50 @@ static int list_entries(const struct kmi_build_opts *o, const struct inputs *in,
 	}
 	if (o->firmware)
 		return firmware_walk(es, o->firmware, "lib/firmware", 0, err);
+	return 0;
+}
+
+/*
+ * Moves the entries below the base image's symlinked directories to where
+ * they resolve (see basefs.h); the parent directories are listed anew.
+ */
+static int relocate(struct entries *es, struct kmi_layout *layout, const struct kmi_manifest *bm,
+		    struct kmi_error **err)
+{
+	struct kmi_basefs fs;
+	struct entries out = { 0 };
+	int r = kmi_basefs_load(layout, bm, &fs, err);
+
+	if (r < 0)
+		return kmi_error_wrap(err, "reading the base image's layers");
+	if (fs.links.count == 0) {
+		kmi_basefs_free(&fs);
+		return 0;
+	}
+	kmi_strmap_init(&out.dirs, 64);
+	for (size_t i = 0; i < es->n && r == 0; i++) {
+		struct kmi_layer_entry e = es->e[i];
+		_cleanup_free_ char *p = NULL;
+
+		if (e.type == KMI_ENTRY_DIR)
+			continue;
+		if ((p = kmi_basefs_resolve(&fs, e.path, false)) == NULL) {
+			r = kmi_error_set(err, ELOOP, "`/%s`: the base image's symlinks loop", e.path);
+			break;
+		}
+		entries_parents(&out, p);
+		e.path = kmi_arena_strdup(&out.arena, p);
+		e.source = e.source ? kmi_arena_strdup(&out.arena, e.source) : NULL;
+		e.target = e.target ? kmi_arena_strdup(&out.arena, e.target) : NULL;
+		entries_add(&out, e);
+	}
+	kmi_basefs_free(&fs);
+	if (r < 0) {
+		entries_free(&out);
+		return r;
+	}
+	entries_free(es);
+	*es = out;
 	return 0;
 }
 
@@ -582,6 +627,8 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 		warn_unresolved(&in, moddir, o->in_tree_link);
 		r = list_entries(o, &in, moddir, &es, err);
 	}
+	if (r == 0 && base != NULL)
+		r = relocate(&es, layout, &bm, err);
 	if (r == 0)
 		r = write_layer(o, &es, layout, &lr, err);
 	if (r == 0) {

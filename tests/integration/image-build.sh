@@ -105,6 +105,18 @@ skopeo inspect --raw "oci:$KMI_TMP/l7:v1" | jq -e '.layers | length == 2' >/dev/
 	fail_later "unpacked image lacks the base's busybox or our module"
 ok "base image"
 
+step "--base with merged /usr: firmware lands where lib -> usr/lib points"
+mkdir -p "$KMI_TMP/mu/usr/lib" && ln -s usr/lib "$KMI_TMP/mu/lib" && echo keep >"$KMI_TMP/mu/usr/lib/libkeep"
+(cd "$KMI_TMP" && umoci insert --image base:latest --tag merged mu / >/dev/null) || fail "umoci merged-/usr base"
+build -t "oci:$KMI_TMP/l12:v1" --base "oci:$KMI_TMP/base:merged" --firmware "$KMI_TMP/fw" "$ex/kmodimg_a.ko" >/dev/null ||
+	fail_later "build on a merged-/usr base failed"
+(cd "$KMI_TMP" && umoci unpack --image l12:v1 b12 >/dev/null) || fail "umoci unpack l12"
+[[ -L $KMI_TMP/b12/rootfs/lib && $(readlink "$KMI_TMP/b12/rootfs/lib") == usr/lib ]] ||
+	fail_later "our layer replaced the base's lib -> usr/lib symlink"
+[[ -f $KMI_TMP/b12/rootfs/usr/lib/firmware/acme/blob.bin && -f $KMI_TMP/b12/rootfs/usr/lib/libkeep ]] ||
+	fail_later "firmware not under usr/lib/firmware, or the base's usr/lib lost"
+ok "merged-/usr base kept, firmware placed through its symlink"
+
 step "--base index: the platform of the modules, not of the build host"
 (cd "$KMI_TMP" && umoci config --image base:latest --architecture arm64 --tag arm >/dev/null) ||
 	fail "umoci could not make an arm64 base"
