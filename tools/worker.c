@@ -20,6 +20,7 @@ enum {
 	OPT_PULL,
 	OPT_STATE_DIR,
 	OPT_DRY_RUN,
+	OPT_KERNEL,
 };
 
 #define HELP \
@@ -43,6 +44,8 @@ enum {
 	"      --pull               fetch containerImage and extract it (once per digest,\n" \
 	"                           under --state-dir) instead of using --root\n" \
 	"      --state-dir=DIR      for --pull (default " KMI_STATE_DIR ")\n" \
+	"      --kernel=KVER        kernel release for libkmod and in-tree checks\n" \
+	"                           (default: the running kernel, as KMM's modprobe)\n" \
 	"      --dry-run            print the modprobe command or insmod sequence; change\n" \
 	"                           nothing\n" \
 	"  -h, --help               this help\n" \
@@ -67,6 +70,7 @@ static int parse(int argc, char *argv[], struct worker_opts *w)
 		{ "pull", no_argument, NULL, OPT_PULL },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		KMI_IMAGE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,6 +101,11 @@ static int parse(int argc, char *argv[], struct worker_opts *w)
 			break;
 		case OPT_DRY_RUN:
 			w->kmm.dry_run = true;
+			break;
+		case OPT_KERNEL:
+			if (optarg[0] == '\0' || strchr(optarg, '/') != NULL)
+				return kmi_usage("worker", "invalid kernel release `%s`", optarg);
+			w->kmm.kver = optarg;
 			break;
 		default:
 			fprintf(stderr, "Try 'kmodimg worker --help'.\n");

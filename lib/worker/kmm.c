@@ -29,9 +29,15 @@ static void push_all(char ***v, size_t *n, const struct kmi_strv *s)
 		push(v, n, s->v[i]);
 }
 
+/* The CRD defaults dirName to /opt; a hand-written config may leave it out. */
+static const char *dir_name(const struct kmi_modconfig *c)
+{
+	return c->modprobe.dir_name ? c->modprobe.dir_name : "/opt";
+}
+
 static char *module_dir(const struct kmi_modconfig *c, const char *root)
 {
-	return xasprintf("%s%s", root, c->modprobe.dir_name ? c->modprobe.dir_name : "");
+	return xasprintf("%s%s", root, dir_name(c));
 }
 
 char **kmi_kmm_modprobe_argv(const struct kmi_modconfig *c, const char *root, bool load,
@@ -137,8 +143,7 @@ static int open_tree(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o
 		     struct kmi_tree *t, struct kmi_error **err)
 {
 	/* KMM's modprobe reads lib/modules/$(uname -r), whatever kernelVersion says. */
-	return kmi_tree_open(o->root, c->modprobe.dir_name ? c->modprobe.dir_name : "", NULL, t,
-			     err);
+	return kmi_tree_open(o->root, dir_name(c), o->kver, t, err);
 }
 
 static int libkmod_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
@@ -209,7 +214,7 @@ static int remove_in_tree(const struct kmi_modconfig *c, const struct kmi_kmm_op
 {
 	const char *const *names;
 	size_t n;
-	_cleanup_free_ char *kver = kmi_running_kernel();
+	_cleanup_free_ char *kver = o->kver ? xstrdup(o->kver) : kmi_running_kernel();
 	_cleanup_free_ char *host = NULL;
 
 	kmi_modconfig_in_tree(c, &names, &n);

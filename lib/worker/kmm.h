@@ -15,6 +15,7 @@ struct kmi_kmm_opts {
 	const char *root;          /* where the image's files are: KMM's /tmp */
 	const char *firmware_path; /* --firmware-path (host firmware dir), or NULL */
 	const char *host_modules;  /* the node's module trees: /lib/modules */
+	const char *kver;          /* NULL: the running kernel, as KMM's modprobe uses */
 	bool dry_run;              /* print what would run; change nothing */
 	FILE *out;
 };
