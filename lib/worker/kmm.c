@@ -146,8 +146,8 @@ static int open_tree(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o
 	return kmi_tree_open(o->root, dir_name(c), o->kver, t, err);
 }
 
-static int libkmod_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
-			struct kmi_error **err)
+static int libkmod_load_do(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
+			   bool check, struct kmi_error **err)
 {
 	const struct kmi_strv *order = &c->modprobe.modules_loading_order;
 	struct kmi_load_opts lo = {
@@ -166,9 +166,21 @@ static int libkmod_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts
 		return kmi_error_set(err, KMI_EUSAGE, "the config has no modprobe.moduleName");
 	if ((r = open_tree(c, o, &t, err)) < 0)
 		return r;
-	r = kmi_load(&t, &lo, err);
+	r = check ? kmi_load_check(&t, &lo, err) : kmi_load(&t, &lo, err);
 	kmi_tree_close(&t);
 	return r;
+}
+
+static int libkmod_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
+			struct kmi_error **err)
+{
+	return libkmod_load_do(c, o, false, err);
+}
+
+static int libkmod_load_check(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
+			      struct kmi_error **err)
+{
+	return libkmod_load_do(c, o, true, err);
 }
 
 static int libkmod_unload(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
@@ -227,7 +239,14 @@ static int remove_in_tree(const struct kmi_modconfig *c, const struct kmi_kmm_op
 int kmi_kmm_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
 		 struct kmi_error **err)
 {
+	size_t n;
+	char **argv = kmi_kmm_modprobe_argv(c, o->root, true, &n);
 	int r;
+
+	/* Without modprobe flags, libkmod must find the module: check before changing anything. */
+	if (argv == NULL && (r = libkmod_load_check(c, o, err)) < 0)
+		return r;
+	free_argv(argv, argv ? n : 0);
 
 	if (o->firmware_path != NULL && !o->dry_run &&
 	    (r = kmi_firmware_class_path(o->firmware_path, err)) < 0)

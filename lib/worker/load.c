@@ -233,6 +233,15 @@ int kmi_load(const struct kmi_tree *t, const struct kmi_load_opts *o, struct kmi
 	return r;
 }
 
+int kmi_load_check(const struct kmi_tree *t, const struct kmi_load_opts *o, struct kmi_error **err)
+{
+	struct plan p = { 0 };
+	int r = plan_all(t, o, &p, err);
+
+	plan_free(&p);
+	return r;
+}
+
 int kmi_unload_order(const struct kmi_tree *t, char ***names, size_t *n, struct kmi_error **err)
 {
 	struct kmi_load_opts o = { .dry_run = true };

@@ -80,6 +80,8 @@ struct kmi_load_opts {
  * from the host config); on a failure removes what this call inserted.
  */
 int kmi_load(const struct kmi_tree *t, const struct kmi_load_opts *o, struct kmi_error **err);
+/* Resolves what kmi_load() would load, without loading: names checked before any side effect. */
+int kmi_load_check(const struct kmi_tree *t, const struct kmi_load_opts *o, struct kmi_error **err);
 
 /*
  * Removes each module of names (in that order) unless it is not loaded,
