@@ -76,8 +76,12 @@ static int do_load(struct kmi_node_opts *n, const char *root, struct kmi_error *
 	struct kmi_tree t;
 	int r = kmi_tree_open(root, n->dir_name, n->kver, &t, err);
 
-	if (r < 0)
+	if (r == 0)
+		r = kmi_tree_set_order(&t, lo.order, lo.n_order, err);
+	if (r < 0) {
+		kmi_tree_close(&t);
 		return r;
+	}
 	/* Unknown module names fail here, before anything on the node changes. */
 	r = kmi_load_check(&t, &lo, err);
 	if (r == 0 && n->n_remove > 0) {
@@ -100,8 +104,10 @@ static int run(int argc, char *argv[])
 	_cleanup_free_ char *root = NULL;
 	int r = kmi_node_parse("load", HELP, argc, argv, true, &n);
 
-	if (r >= 0)
+	if (r >= 0) {
+		kmi_node_done(&n);
 		return r;
+	}
 	r = kmi_node_obtain(&n, &root, &err);
 	if (r == 0)
 		r = do_load(&n, root, &err);

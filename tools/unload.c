@@ -89,8 +89,10 @@ static int run(int argc, char *argv[])
 	_cleanup_free_ char *root = NULL;
 	int r = kmi_node_parse("unload", HELP, argc, argv, false, &n);
 
-	if (r >= 0)
+	if (r >= 0) {
+		kmi_node_done(&n);
 		return r;
+	}
 	r = kmi_node_obtain(&n, &root, &err);
 	if (r == 0)
 		r = do_unload(&n, root, &err);

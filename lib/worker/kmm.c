@@ -166,6 +166,10 @@ static int libkmod_load_do(const struct kmi_modconfig *c, const struct kmi_kmm_o
 		return kmi_error_set(err, KMI_EUSAGE, "the config has no modprobe.moduleName");
 	if ((r = open_tree(c, o, &t, err)) < 0)
 		return r;
+	if ((r = kmi_tree_set_order(&t, lo.order, lo.n_order, err)) < 0) {
+		kmi_tree_close(&t);
+		return r;
+	}
 	r = check ? kmi_load_check(&t, &lo, err) : kmi_load(&t, &lo, err);
 	kmi_tree_close(&t);
 	return r;

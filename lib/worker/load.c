@@ -108,17 +108,11 @@ static int plan_all(const struct kmi_tree *t, const struct kmi_load_opts *o, str
 	size_t n;
 	int r = 0;
 
-	/* KMM's order [a, b, c] is "softdep a pre: b", "softdep b pre: c": c loads first. */
-	for (size_t i = o->n_order; i-- > 0 && r == 0;) {
-		bool is_target = o->module != NULL && streq(o->order[i], o->module);
-		r = plan_module(t, p, o->order[i], is_target ? options : NULL, err);
-	}
-	if (r < 0)
-		return r;
+	/* The order itself is softdeps in the tree's config (kmi_tree_set_order). */
 	if (o->module != NULL)
 		return plan_module(t, p, o->module, options, err);
 	if (o->n_order > 0)
-		return 0;
+		return plan_module(t, p, o->order[0], options, err);
 	if ((r = kmi_tree_list(t, &names, &n, err)) < 0)
 		return r;
 	if (n == 0)

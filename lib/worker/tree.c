@@ -281,3 +281,49 @@ void kmi_tree_list_free(struct kmod_list *list)
 {
 	kmod_module_unref_list(list);
 }
+
+/* modprobe's default configuration directories (kmod 30's list). */
+static const char *const default_config[] = {
+	"/etc/modprobe.d",
+	"/run/modprobe.d",
+	"/usr/local/lib/modprobe.d",
+	"/lib/modprobe.d",
+};
+
+int kmi_tree_set_order(struct kmi_tree *t, const char *const *order, size_t n,
+		       struct kmi_error **err)
+{
+	_cleanup_free_ char *tmp = kmi_tmp_template("kmodimg-softdep");
+	const char *paths[ARRAY_SIZE(default_config) + 2];
+	struct kmi_buf text = { 0 };
+	struct kmod_ctx *ctx;
+	int fd, r = 0;
+
+	if (n < 2)
+		return 0;
+	/* KMM's modules-order annotation: "softdep a pre: b", "softdep b pre: c", ... */
+	for (size_t i = 0; i + 1 < n; i++)
+		kmi_buf_printf(&text, "softdep %s pre: %s\n", order[i], order[i + 1]);
+	fd = mkstemp(tmp);
+	if (fd < 0 || kmi_write_all(fd, text.data, text.len) < 0)
+		r = kmi_error_set(err, errno, "writing the softdep config `%s`", tmp);
+	if (fd >= 0)
+		close(fd);
+	kmi_buf_free(&text);
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(default_config); i++)
+		paths[i] = default_config[i];
+	paths[ARRAY_SIZE(default_config)] = tmp;
+	paths[ARRAY_SIZE(default_config) + 1] = NULL;
+	ctx = kmod_new(t->moddir, paths); /* reads the config now */
+	unlink(tmp);
+	if (ctx == NULL)
+		return kmi_error_set(err, ENOMEM, "libkmod: cannot open `%s`", t->moddir);
+	kmod_set_log_fn(ctx, kmod_log_fn, NULL);
+	kmod_unref(t->ctx);
+	t->ctx = ctx;
+	return 0;
+}

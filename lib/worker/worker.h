@@ -50,6 +50,13 @@ struct kmi_tree {
 int kmi_tree_open(const char *root, const char *dir_name, const char *kver,
 		  struct kmi_tree *t, struct kmi_error **err);
 void kmi_tree_close(struct kmi_tree *t);
+/*
+ * KMM's modulesLoadingOrder [a, b, c]: the softdeps "a pre: b" and
+ * "b pre: c" on top of the host's modprobe.d, as the modules-order file KMM
+ * mounts into its worker, so that loading a loads c, b, then a.
+ */
+int kmi_tree_set_order(struct kmi_tree *t, const char *const *order, size_t n,
+		       struct kmi_error **err);
 /* The modules the image itself carries (modules.dep entries not under an in-tree link). */
 int kmi_tree_list(const struct kmi_tree *t, char ***names, size_t *n, struct kmi_error **err);
 void kmi_names_free(char **names, size_t n);
@@ -69,8 +76,8 @@ struct kmi_load_opts {
 	const char *module;         /* NULL: every module of the image */
 	const char *const *params;  /* PARAM=VALUE for module */
 	size_t n_params;
-	const char *const *order;   /* KMM's modulesLoadingOrder: [0] needs [1] loaded first, ... */
-	size_t n_order;
+	const char *const *order;   /* KMM's modulesLoadingOrder (set on the tree too): module */
+	size_t n_order;             /* defaults to its first entry */
 	bool dry_run;               /* print modprobe --show-depends lines, load nothing */
 	FILE *out;                  /* where dry-run lines go */
 };
