@@ -134,15 +134,16 @@ int kmi_node_parse(const char *cmd, const char *help, int argc, char *argv[], bo
 	return positional(cmd, argc, argv, load, n);
 }
 
-int kmi_node_obtain(struct kmi_node_opts *n, char **root, struct kmi_error **err)
+int kmi_node_obtain(struct kmi_node_opts *n, bool cached_ok, char **root, struct kmi_error **err)
 {
 	char digest[KMI_DIGEST_LEN];
 	int r = kmi_endpoint_open(n->ref, &n->eo, false, &n->ep, err);
 
-	if (r < 0)
+	if (r < 0 && !cached_ok)
 		return r;
-	n->ep_open = true;
-	return kmi_state_obtain(&n->ep, n->state_dir, root, digest, &n->lockfd, err);
+	n->ep_open = r == 0;
+	return kmi_state_obtain_ref(r == 0 ? &n->ep : NULL, n->ref, cached_ok, n->state_dir, root, digest,
+				    &n->lockfd, err);
 }
 
 void kmi_node_done(struct kmi_node_opts *n)
