@@ -276,14 +276,26 @@ static bool is_error_line(const char *s)
 	       strstr(s, "error building at STEP") != NULL;
 }
 
+/* "STEP 2/5: RUN ...", or "[1/2] STEP 2/5: RUN ..." in a multi-stage build */
+static bool is_step_line(const char *s)
+{
+	if (s[0] == '[') {
+		const char *end = strstr(s, "] ");
+		if (end == NULL || strspn(s + 1, "0123456789/") != (size_t)(end - s - 1))
+			return false;
+		s = end + 2;
+	}
+	return strncmp(s, "STEP ", 5) == 0;
+}
+
 static void relay_line(struct relay *rl, const char *s)
 {
-	if (strncmp(s, "STEP ", 5) == 0) {
+	if (is_step_line(s)) {
 		free(rl->step);
 		rl->step = xstrdup(s);
 	} else if (is_error_line(s)) {
 		free(rl->error);
-		rl->error = xstrdup(s);
+		rl->error = xstrdup(strncmp(s, "Error: ", 7) == 0 ? s + 7 : s);
 	}
 	if (rl->ntail == ARRAY_SIZE(rl->tail)) {
 		free(rl->tail[0]);
