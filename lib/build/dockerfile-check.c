@@ -69,6 +69,7 @@ static bool is_module_name(const char *name)
 	return false;
 }
 
+/* nftw() has no user pointer: the count of the one walk in progress */
 static size_t n_found;
 
 static int count_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -270,7 +271,7 @@ int kmi_dockerfile_check_image(const struct kmi_dockerfile_opts *o, const char *
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", work);
 	_cleanup_free_ char *moddir = NULL;
 	struct stat st;
-	size_t n;
+	size_t n = 0;
 	int r;
 
 	if ((r = unpack(work, rootfs, err)) < 0)
