@@ -120,10 +120,10 @@ char **kmi_dockerfile_argv(const struct kmi_dockerfile_opts *o, const char *work
 	if (o->context) {
 		ctx = absolute(o->context);
 	} else {
-		ctx = xstrdup(df);
-		*strrchr(ctx, '/') = '\0';
-		if (*ctx == '\0')
-			strcpy(ctx, "/");
+		const char *slash = strrchr(df, '/');
+		ctx = slash == NULL ? xstrdup(".")
+		      : slash == df ? xstrdup("/")
+				    : xstrndup(df, (size_t)(slash - df));
 	}
 	strv_add(&s, xstrdup("buildah"));
 	strv_addf(&s, "--root=%s/storage", work);

@@ -252,6 +252,11 @@ kmi_run tlsok "$KMODIMG" build --quiet --dockerfile "$c/Dockerfile" --kernel "$K
 ((KMI_RC == 0)) || fail_later "push with --insecure-skip-tls-verify: exit $KMI_RC: $(tail -2 "$KMI_TMP/tlsok.err")"
 skopeo inspect --cert-dir "$KMI_REG_CERTS_D" "docker://$KMI_REG_HOST/kmod/tls:v1" >/dev/null ||
 	fail_later "the image is not in the TLS registry"
+# --if-missing: KMM builds only when the image is missing; here it is not
+kmi_run again "$KMODIMG" build --dockerfile "$c/Dockerfile" --kernel "$KVER" --if-missing \
+	--cert-dir "$KMI_REG_CERTS_D" -t "docker://$KMI_REG_HOST/kmod/tls:v1"
+((KMI_RC == 0)) && grep -q "exists: nothing to do" "$KMI_TMP/again.err" && ! grep -q STEP "$KMI_TMP/again.err" ||
+	fail_later "--if-missing with the image present: exit $KMI_RC: $(tail -2 "$KMI_TMP/again.err")"
 kmi_reg_stop
 ok "base TLS flags for FROM, push TLS flags for the push"
 

@@ -86,7 +86,7 @@ kmi_base_busybox() {
 kmi_base_debian() {
 	local name work r main sec
 	kmi_need_cmds buildah debootstrap chroot
-	name=debbuild-bookworm-$KVER
+	name=debian-build-bookworm-$KVER
 	KMI_BASE_DEBIAN=$KMI_BASES/$name
 	[[ -f $KMI_BASE_DEBIAN/index.json ]] && return 0
 	main=$(_kmi_apt_uri bookworm | head -1)
@@ -109,7 +109,8 @@ kmi_base_debian() {
 		rm -rf --one-file-system "$work"
 		fail "installing the build packages into the Debian base failed"
 	fi
-	rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin
+	# device nodes are the runtime's to make: images from registries have none
+	rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/dev/*
 	_kmi_base_commit "$r" "$work/layout" bookworm "$work" >>"$work/log" 2>&1 ||
 		{ tail -20 "$work/log"; rm -rf --one-file-system "$work"; fail "buildah could not make the Debian base"; }
 	_kmi_base_publish "$work" "$name" || fail "cannot publish the Debian base"
