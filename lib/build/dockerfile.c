@@ -63,7 +63,7 @@ static void strv_addf(struct strv *s, const char *fmt, ...)
 	strv_add(s, str);
 }
 
-void kmi_strv_free(char **v)
+void kmi_argv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
@@ -155,7 +155,7 @@ char **kmi_dockerfile_argv(const struct kmi_dockerfile_opts *o, const char *work
 	args = kmi_kmm_build_args(o);
 	for (size_t i = 0; args[i]; i++)
 		strv_addf(&s, "--build-arg=%s", args[i]);
-	kmi_strv_free(args);
+	kmi_argv_free(args);
 	for (size_t i = 0; o->labels && o->labels[i]; i++)
 		strv_addf(&s, "--label=%s", o->labels[i]);
 	/* what `kmodimg images` lists and `inspect` shows, as for a build from modules */
@@ -377,7 +377,7 @@ static int spawn(char **argv, const char *work, int out_fd, pid_t *pid, struct k
 	r = posix_spawnp(pid, argv[0], &fa, &attr, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	kmi_strv_free(env);
+	kmi_argv_free(env);
 	if (r == ENOENT)
 		return kmi_error_set(err, ENOENT,
 				     "buildah is not installed (not found in PATH): install Debian's "
@@ -463,7 +463,7 @@ int kmi_dockerfile_build(const struct kmi_dockerfile_opts *o, const char *work,
 		return kmi_error_set(err, errno, "creating `%s`", tmp);
 	argv = kmi_dockerfile_argv(o, work, out);
 	r = run_buildah(argv, work, o->quiet, err);
-	kmi_strv_free(argv);
+	kmi_argv_free(argv);
 	/* the vfs store holds every base image unpacked: gone before anything else */
 	for (size_t i = 0; i < ARRAY_SIZE(scratch); i++) {
 		_cleanup_free_ char *d = xasprintf("%s/%s", work, scratch[i]);

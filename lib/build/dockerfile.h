@@ -35,13 +35,13 @@ struct kmi_dockerfile_opts {
  * each one named KERNEL_FULL_VERSION, KERNEL_VERSION, MOD_NAME or
  * MOD_NAMESPACE replaced in place by KMM's value, and those not given
  * appended sorted by name.  Returns a NULL-terminated array of malloc'ed
- * "NAME=VALUE" strings (free with kmi_strv_free).
+ * "NAME=VALUE" strings (free with kmi_argv_free).
  */
 char **kmi_kmm_build_args(const struct kmi_dockerfile_opts *o);
 /* The buildah command line: storage under `work`, the image to oci:`out`:TAG. */
 char **kmi_dockerfile_argv(const struct kmi_dockerfile_opts *o, const char *work,
 			   const char *out);
-void kmi_strv_free(char **v);
+void kmi_argv_free(char **v);
 
 /* Checks the options (files, directories, names) before anything runs. */
 int kmi_dockerfile_check_opts(const struct kmi_dockerfile_opts *o, struct kmi_error **err);

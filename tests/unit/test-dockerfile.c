@@ -29,7 +29,7 @@ static void test_args_appended_sorted(void)
 	CHECK_STR(a[2], "KERNEL_VERSION=1.2.3+4");
 	CHECK_STR(a[3], "MOD_NAME=m");
 	CHECK_STR(a[4], "MOD_NAMESPACE=ns");
-	kmi_strv_free(a);
+	kmi_argv_free(a);
 }
 
 /* A user arg with KMM's name is replaced where it stands (every occurrence); order kept. */
@@ -47,7 +47,7 @@ static void test_args_override_in_place(void)
 	CHECK(count(a) == sizeof(want) / sizeof(want[0]));
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]) && a[i]; i++)
 		CHECK_STR(a[i], want[i]);
-	kmi_strv_free(a);
+	kmi_argv_free(a);
 }
 
 static void test_args_none(void)
@@ -57,7 +57,7 @@ static void test_args_none(void)
 
 	CHECK(count(a) == 4);
 	CHECK_STR(a[2], "MOD_NAME=");
-	kmi_strv_free(a);
+	kmi_argv_free(a);
 }
 
 static bool has(char **v, const char *s)
@@ -100,14 +100,14 @@ static void test_argv(void)
 	CHECK(has(v, "--tag=oci:/w/oci:" KMI_DOCKERFILE_TAG));
 	/* the context last: the Dockerfile's directory by default */
 	CHECK_STR(v[n - 1], "/nonexistent/ctx");
-	kmi_strv_free(v);
+	kmi_argv_free(v);
 
 	o.base_insecure = false;
 	o.context = "/nonexistent/other";
 	v = kmi_dockerfile_argv(&o, "/w", "/w/oci");
 	CHECK(!has(v, "--tls-verify=false"));
 	CHECK_STR(v[count(v) - 1], "/nonexistent/other");
-	kmi_strv_free(v);
+	kmi_argv_free(v);
 }
 
 static void test_check_opts(void)
