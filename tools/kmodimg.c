@@ -17,6 +17,7 @@ static const struct kmi_cmd *const commands[] = {
 	&kmi_cmd_plan,
 	&kmi_cmd_pull,
 	&kmi_cmd_push,
+	&kmi_cmd_render,
 	&kmi_cmd_rmi,
 };
 

@@ -24,4 +24,5 @@ extern const struct kmi_cmd kmi_cmd_inspect;
 extern const struct kmi_cmd kmi_cmd_plan;
 extern const struct kmi_cmd kmi_cmd_pull;
 extern const struct kmi_cmd kmi_cmd_push;
+extern const struct kmi_cmd kmi_cmd_render;
 extern const struct kmi_cmd kmi_cmd_rmi;

@@ -11,8 +11,6 @@
 
 #include "kmm/decode.h"
 
-enum ykind { Y_NULL, Y_BOOL, Y_INT, Y_FLOAT, Y_STR };
-
 static bool in_list(const char *s, const char *const *list)
 {
 	for (; *list; list++)
@@ -21,65 +19,14 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
-static bool is_number(const char *s, bool *is_float)
-{
-	const char *p = s;
-	bool digits = false, dot = false;
-
-	*is_float = false;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0) {
-		*is_float = true;
-		return true;
-	}
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o' || p[1] == 'b') && p[2] != '\0') {
-		for (p += 2; *p; p++)
-			if (!strchr("0123456789abcdefABCDEF_", *p))
-				return false;
-		return true;
-	}
-	for (; *p; p++) {
-		if ((*p >= '0' && *p <= '9') || (*p == '_' && digits)) {
-			digits = true;
-		} else if (*p == '.' && !dot) {
-			dot = true;
-		} else if ((*p == 'e' || *p == 'E') && digits) {
-			p++;
-			if (*p == '+' || *p == '-')
-				p++;
-			if (*p < '0' || *p > '9')
-				return false;
-			while (*p >= '0' && *p <= '9')
-				p++;
-			*is_float = true;
-			return *p == '\0';
-		} else {
-			return false;
-		}
-	}
-	*is_float = dot;
-	return digits;
-}
+enum ykind { Y_NULL = KMM_YPLAIN_NULL, Y_BOOL = KMM_YPLAIN_BOOL, Y_INT = KMM_YPLAIN_INT,
+	     Y_FLOAT = KMM_YPLAIN_FLOAT, Y_STR = KMM_YPLAIN_STR };
 
 static enum ykind resolve(const struct kmm_ynode *n)
 {
-	static const char *const bools[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
-		"NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off",
-		"Off", "OFF", NULL };
-	bool f;
-
 	if (!n->plain)
 		return Y_STR;
-	if (kmm_yscalar_is_null(n))
-		return Y_NULL;
-	if (in_list(n->str, bools))
-		return Y_BOOL;
-	if (strcmp(n->str, ".nan") == 0 || strcmp(n->str, ".NaN") == 0 || strcmp(n->str, ".NAN") == 0)
-		return Y_FLOAT;
-	if (is_number(n->str, &f))
-		return f ? Y_FLOAT : Y_INT;
-	return Y_STR;
+	return (enum ykind)kmm_yaml_resolve_plain(n->str);
 }
 
 static const char *kind_name(const struct kmm_ynode *n)

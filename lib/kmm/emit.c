@@ -9,39 +9,32 @@
 #include <string.h>
 
 #include "kmm/output.h"
+#include "kmm/yamldoc.h"
 
-static bool looks_typed(const char *s)
-{
-	static const char *const words[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
-		"NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off",
-		"Off", "OFF", "null", "Null", "NULL", "~", NULL };
-	const char *p = s;
-
-	for (size_t i = 0; words[i]; i++)
-		if (strcmp(s, words[i]) == 0)
-			return true;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (*p == '.' || (*p >= '0' && *p <= '9'))
-		return strspn(p, "0123456789._eE+-xXoObBabcdefABCDEF:") == strlen(p) ||
-		       strcmp(p, ".inf") == 0 || strcmp(p, ".nan") == 0;
-	return false;
-}
-
-static bool plain_ok(const char *s)
+/* Whether YAML syntax lets s be a plain scalar (libyaml's emitter analysis, simplified). */
+static bool plain_syntax_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || looks_typed(s) || s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
+	if (n == 0 || s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
 		return false;
-	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) != NULL)
+	if (strchr("?:,[]{}#&*!|>'\"%@`", s[0]) != NULL)
+		return false;
+	if (s[0] == '-' && (s[1] == ' ' || s[1] == '\0'))
+		return false;
+	if (strncmp(s, "---", 3) == 0 || strncmp(s, "...", 3) == 0)
 		return false;
 	if (strstr(s, ": ") != NULL || strstr(s, " #") != NULL)
 		return false;
+	return true;
+}
+
+static bool has_control(const char *s)
+{
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
+			return true;
+	return false;
 }
 
 /* A YAML double-quoted scalar: JSON-like escapes, other bytes as they are. */
@@ -65,12 +58,26 @@ static void emit_quoted(struct kmi_buf *out, const char *s)
 	kmi_buf_putc(out, '"');
 }
 
+static void emit_single_quoted(struct kmi_buf *out, const char *s)
+{
+	kmi_buf_putc(out, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			kmi_buf_putc(out, '\'');
+		kmi_buf_putc(out, *s);
+	}
+	kmi_buf_putc(out, '\'');
+}
+
+/* As go-yaml writes strings: plain if it reads back as the same string. */
 static void emit_string(struct kmi_buf *out, const char *s)
 {
-	if (plain_ok(s))
-		kmi_buf_puts(out, s);
-	else
+	if (has_control(s) || kmm_yaml_resolve_plain(s) != KMM_YPLAIN_STR)
 		emit_quoted(out, s);
+	else if (!plain_syntax_ok(s))
+		emit_single_quoted(out, s);
+	else
+		kmi_buf_puts(out, s);
 }
 
 static void indent(struct kmi_buf *out, int n)

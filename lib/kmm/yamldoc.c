@@ -273,3 +273,72 @@ bool kmm_yscalar_is_null(const struct kmm_ynode *n)
 	return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
 	       strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
 }
+
+/* YAML 1.1 resolution of plain scalars, as go-yaml (and so Kubernetes) does it. */
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+static bool is_number(const char *s, bool *is_float)
+{
+	const char *p = s;
+	bool digits = false, dot = false;
+
+	*is_float = false;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0) {
+		*is_float = true;
+		return true;
+	}
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o' || p[1] == 'b') && p[2] != '\0') {
+		for (p += 2; *p; p++)
+			if (!strchr("0123456789abcdefABCDEF_", *p))
+				return false;
+		return true;
+	}
+	for (; *p; p++) {
+		if ((*p >= '0' && *p <= '9') || (*p == '_' && digits)) {
+			digits = true;
+		} else if (*p == '.' && !dot) {
+			dot = true;
+		} else if ((*p == 'e' || *p == 'E') && digits) {
+			p++;
+			if (*p == '+' || *p == '-')
+				p++;
+			if (*p < '0' || *p > '9')
+				return false;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			*is_float = true;
+			return *p == '\0';
+		} else {
+			return false;
+		}
+	}
+	*is_float = dot;
+	return digits;
+}
+
+enum kmm_yplain kmm_yaml_resolve_plain(const char *s)
+{
+	static const char *const bools[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
+		"NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off",
+		"Off", "OFF", NULL };
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	bool f;
+
+	if (in_list(s, nulls))
+		return KMM_YPLAIN_NULL;
+	if (in_list(s, bools))
+		return KMM_YPLAIN_BOOL;
+	if (strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0 || strcmp(s, ".NAN") == 0)
+		return KMM_YPLAIN_FLOAT;
+	if (is_number(s, &f))
+		return f ? KMM_YPLAIN_FLOAT : KMM_YPLAIN_INT;
+	return KMM_YPLAIN_STR;
+}

@@ -46,3 +46,7 @@ int kmm_yaml_parse(const char *data, size_t len, struct kmi_arena *a, struct kmm
 const struct kmm_ynode *kmm_ymap_get(const struct kmm_ynode *map, const char *key);
 /* A plain scalar YAML would read as null (~, null, empty). */
 bool kmm_yscalar_is_null(const struct kmm_ynode *n);
+
+/* What YAML 1.1 (go-yaml v2, hence Kubernetes) reads a plain scalar as. */
+enum kmm_yplain { KMM_YPLAIN_NULL, KMM_YPLAIN_BOOL, KMM_YPLAIN_INT, KMM_YPLAIN_FLOAT, KMM_YPLAIN_STR };
+enum kmm_yplain kmm_yaml_resolve_plain(const char *s);
