@@ -6,15 +6,6 @@
 
 #include "kmm/output.h"
 
-json_t *kmm_strv_to_json(const struct kmm_strv *v)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < v->n; i++)
-		json_array_append_new(a, json_string(v->v[i]) ? json_string(v->v[i]) : json_null());
-	return a;
-}
-
 /* json_string() refuses invalid UTF-8: such bytes in a Module are replaced, not fatal. */
 static json_t *str(const char *s)
 {
@@ -24,6 +15,15 @@ static json_t *str(const char *s)
 		return json_null();
 	j = json_string(s);
 	return j ? j : json_string("\xef\xbf\xbd");
+}
+
+json_t *kmm_strv_to_json(const struct kmm_strv *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < v->n; i++)
+		json_array_append_new(a, str(v->v[i]));
+	return a;
 }
 
 json_t *kmm_map_to_json(const struct kmm_map *m)
