@@ -281,6 +281,7 @@ static int action(struct parser *p)
 	enum tok op = 0;
 	const char *value;
 
+	kmi_buf_reserve(&text, 16);
 	for (;;) {
 		const struct item *t = take(p);
 
@@ -375,6 +376,8 @@ char *kmm_envsubst(const char *tmpl, const struct kmm_env *env, char *errbuf, si
 	struct lexer l = { .in = tmpl, .len = strlen(tmpl) };
 	struct parser p = { .l = &l, .env = env };
 
+	/* never a NULL buffer, even for empty pieces */
+	kmi_buf_reserve(&p.out, l.len + 1);
 	lex(&l);
 	if (parse(&p) < 0) {
 		snprintf(errbuf, errlen, "failed to substitute \"%s\": %s", tmpl,

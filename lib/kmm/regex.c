@@ -111,9 +111,11 @@ static int char_class(const char **pp, struct kmi_buf *out, char *err, size_t er
 			p = e + 2;
 			continue;
 		}
-		if (*p == '[' && (p[1] == '=' || p[1] == '.')) {
-			snprintf(err, errlen, "invalid character class (POSIX collating elements are not RE2)");
-			return -1;
+		if (*p == '[') {
+			/* RE2: a plain '[' in a class; PCRE2 could read "[=" or "[." as POSIX syntax */
+			kmi_buf_puts(out, "\\[");
+			p++;
+			continue;
 		}
 		if (*p == '\\') {
 			p++;
