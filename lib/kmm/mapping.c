@@ -54,19 +54,20 @@ int kmm_find_mapping(const struct kmm_module *m, const char *kernel, char *errbu
 	for (size_t i = 0; i < m->nmaps; i++) {
 		const struct kmm_mapping *km = &m->maps[i];
 		struct kmm_regex *re;
+		char err[256];
 		int r;
 
 		if (km->literal[0] != '\0' && strcmp(km->literal, kernel) == 0)
 			return (int)i;
 		if (km->regexp[0] == '\0')
 			continue;
-		re = kmm_regex_compile(km->regexp, errbuf, errlen);
-		if (re == NULL)
-			return -2;
-		r = kmm_regex_match(re, kernel, errbuf, errlen);
+		re = kmm_regex_compile(km->regexp, err, sizeof(err));
+		r = re ? kmm_regex_match(re, kernel, err, sizeof(err)) : -1;
 		kmm_regex_free(re);
-		if (r < 0)
+		if (r < 0) {
+			snprintf(errbuf, errlen, "kernelMappings[%zu].regexp \"%s\": %s", i, km->regexp, err);
 			return -2;
+		}
 		if (r > 0)
 			return (int)i;
 	}

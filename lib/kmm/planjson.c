@@ -112,10 +112,12 @@ json_t *kmm_modprobe_to_json(const struct kmm_modprobe *mp)
 
 static json_t *build_json(const struct kmm_build *b)
 {
-	json_t *args = json_array(), *secrets = json_array();
+	json_t *args, *secrets;
 
 	if (b == NULL)
 		return json_null();
+	args = json_array();
+	secrets = json_array();
 	for (size_t i = 0; i < b->nargs; i++)
 		json_array_append_new(args, json_pack("{s:o,s:o}", "name", str(b->args[i].name),
 						      "value", str(b->args[i].value)));
