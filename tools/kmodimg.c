@@ -14,8 +14,10 @@ static const struct kmi_cmd *const commands[] = {
 	&kmi_cmd_extract,
 	&kmi_cmd_images,
 	&kmi_cmd_inspect,
+	&kmi_cmd_plan,
 	&kmi_cmd_pull,
 	&kmi_cmd_push,
+	&kmi_cmd_render,
 	&kmi_cmd_rmi,
 };
 

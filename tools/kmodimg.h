@@ -21,6 +21,8 @@ extern const struct kmi_cmd kmi_cmd_exists;
 extern const struct kmi_cmd kmi_cmd_extract;
 extern const struct kmi_cmd kmi_cmd_images;
 extern const struct kmi_cmd kmi_cmd_inspect;
+extern const struct kmi_cmd kmi_cmd_plan;
 extern const struct kmi_cmd kmi_cmd_pull;
 extern const struct kmi_cmd kmi_cmd_push;
+extern const struct kmi_cmd kmi_cmd_render;
 extern const struct kmi_cmd kmi_cmd_rmi;
