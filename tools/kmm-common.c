@@ -10,7 +10,7 @@ void kmi_kmm_print_diags(const struct kmm_diags *d)
 		fprintf(stderr, "%s\n", d->msgs[i]);
 }
 
-int kmi_kmm_load(const char *cmd, struct kmm_set *set, char **files, int nfiles,
+int kmi_kmm_read_files(const char *cmd, struct kmm_set *set, char **files, int nfiles,
 		 struct kmm_diags *d)
 {
 	bool unreadable = false;

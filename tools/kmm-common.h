@@ -5,6 +5,6 @@
 #include "kmm/kmm.h"
 
 /* Loads and validates FILEs; prints diagnostics. 0, or an exit status. */
-int kmi_kmm_load(const char *cmd, struct kmm_set *set, char **files, int nfiles,
+int kmi_kmm_read_files(const char *cmd, struct kmm_set *set, char **files, int nfiles,
 		 struct kmm_diags *d);
 void kmi_kmm_print_diags(const struct kmm_diags *d);

@@ -223,7 +223,7 @@ static int run(int argc, char *argv[])
 		return r;
 	}
 	kmm_set_init(&set);
-	r = kmi_kmm_load("plan", &set, argv + optind, argc - optind, &d);
+	r = kmi_kmm_read_files("plan", &set, argv + optind, argc - optind, &d);
 	if (r == 0) {
 		all = json_array();
 		for (size_t i = 0; i < set.nmodules; i++)

@@ -238,7 +238,7 @@ static int run(int argc, char *argv[])
 	if (r >= 0)
 		return r;
 	kmm_set_init(&set);
-	r = kmi_kmm_load("render", &set, argv + optind, argc - optind, &d);
+	r = kmi_kmm_read_files("render", &set, argv + optind, argc - optind, &d);
 	kmm_diags_free(&d);
 	if (r == 0 && (m = pick_module(&set, o.module)) == NULL)
 		r = KMI_EXIT_FAILURE;
