@@ -33,31 +33,6 @@ static char *default_module_name(const struct kmi_ref *ref)
 	return xstrdup(strrchr(s, '/') ? strrchr(s, '/') + 1 : s);
 }
 
-static int copy_out(const char *work, struct kmi_endpoint *dst, char digest[KMI_DIGEST_LEN],
-		    struct kmi_error **err)
-{
-	_cleanup_free_ char *dir = xasprintf("%s/oci", work);
-	struct kmi_layout *layout = NULL;
-	struct kmi_endpoint src;
-	struct kmi_manifest_data md = { 0 };
-	int r = kmi_layout_open(dir, false, &layout, err);
-
-	if (r < 0)
-		return r;
-	kmi_endpoint_from_layout(&src, layout);
-	r = kmi_endpoint_get_manifest(&src, KMI_DOCKERFILE_TAG, &md, err);
-	if (r == 0)
-		r = kmi_copy_resolved(&src, dst, &md,
-				      dst->reg ? kmi_ref_ident(&dst->ref) : kmi_endpoint_tag(dst), err);
-	if (r == 0)
-		strcpy(digest, md.digest);
-	free(md.data);
-	src.layout = NULL;
-	kmi_endpoint_close(&src);
-	kmi_layout_close(layout);
-	return r;
-}
-
 /* Only opened (and a store locked) to look, then again once there is something to copy. */
 static int check_missing(struct build_cmd *c, struct kmi_error **err)
 {
@@ -72,9 +47,7 @@ static int check_missing(struct build_cmd *c, struct kmi_error **err)
 
 int build_dockerfile(struct build_cmd *c, struct kmi_error **err)
 {
-	struct kmi_endpoint dst;
 	struct kmi_ref ref;
-	_cleanup_free_ char *work = kmi_tmp_template("kmodimg-dockerfile");
 	_cleanup_free_ char *modname = NULL;
 	char digest[KMI_DIGEST_LEN];
 	int r;
@@ -85,6 +58,7 @@ int build_dockerfile(struct build_cmd *c, struct kmi_error **err)
 	c->df.authfile = c->eo.registry.authfile;
 	c->df.cert_dir = c->eo.registry.cert_dir;
 	c->df.quiet = c->eo.registry.quiet;
+	c->df.who = "kmodimg build";
 	if ((r = kmi_dockerfile_check_opts(&c->df, err)) < 0)
 		return r;
 	if ((r = kmi_ref_parse(c->tag, &ref, err)) < 0)
@@ -96,24 +70,11 @@ int build_dockerfile(struct build_cmd *c, struct kmi_error **err)
 		c->df.module_namespace = "default";
 	if (c->if_missing && (r = check_missing(c, err)) != 0)
 		return r < 0 ? r : 0;
-	if (mkdtemp(work) == NULL)
-		return kmi_error_set(err, errno, "creating a scratch directory");
-	r = kmi_dockerfile_build(&c->df, work, err);
-	if (r == 0)
-		r = kmi_dockerfile_check_image(&c->df, work, err);
-	if (r >= 0 && !c->eo.registry.quiet)
-		fprintf(stderr, "kmodimg build: %d module%s in %s/lib/modules/%s/\n", r,
-			r == 1 ? "" : "s", streq(c->df.prefix, "/") ? "" : c->df.prefix, c->df.kver);
-	if (r >= 0 && (r = kmi_endpoint_open(c->tag, &c->eo, true, &dst, err)) == 0) {
-		r = copy_out(work, &dst, digest, err);
-		kmi_endpoint_close(&dst);
-	}
-	if (kmi_rm_rf(work) < 0)
-		kmi_warn("could not remove %s\n", work);
+	r = kmi_dockerfile_run(&c->df, c->tag, &c->eo, digest, err);
 	if (r == 0) {
 		printf("%s\n", digest);
 		if (!c->eo.registry.quiet)
 			fprintf(stderr, "kmodimg build: %s %s\n", c->tag, digest);
 	}
-	return r < 0 ? r : 0;
+	return r;
 }

@@ -7,8 +7,10 @@
 #include "tools/kmodimg.h"
 
 static const struct kmi_cmd *const commands[] = {
+	&kmi_cmd_apply,
 	&kmi_cmd_build,
 	&kmi_cmd_copy,
+	&kmi_cmd_delete,
 	&kmi_cmd_depmod,
 	&kmi_cmd_exists,
 	&kmi_cmd_extract,

@@ -29,3 +29,5 @@ extern const struct kmi_cmd kmi_cmd_rmi;
 extern const struct kmi_cmd kmi_cmd_load;
 extern const struct kmi_cmd kmi_cmd_unload;
 extern const struct kmi_cmd kmi_cmd_worker;
+extern const struct kmi_cmd kmi_cmd_apply;
+extern const struct kmi_cmd kmi_cmd_delete;

@@ -4,7 +4,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/digest.h"
 #include "util/error.h"
+
+struct kmi_endpoint_opts;
 
 /*
  * `kmodimg build --dockerfile`: KMM's in-cluster build (a kaniko pod) done
@@ -28,6 +31,7 @@ struct kmi_dockerfile_opts {
 	const char *authfile;
 	const char *cert_dir;
 	bool quiet;                   /* buildah's output only when it fails */
+	const char *who;              /* prefix of progress messages: "kmodimg build" */
 };
 
 /*
@@ -65,3 +69,13 @@ int kmi_dockerfile_build(const struct kmi_dockerfile_opts *o, const char *work,
  */
 int kmi_dockerfile_check_image(const struct kmi_dockerfile_opts *o, const char *work,
 			       struct kmi_error **err);
+
+/*
+ * The whole build: kmi_dockerfile_build() and kmi_dockerfile_check_image()
+ * in a scratch directory of $TMPDIR, then the image copied to `ref` with the
+ * endpoint options (the push's TLS and credentials); digest receives its
+ * manifest digest.  Nothing reaches ref unless the check passed.
+ */
+int kmi_dockerfile_run(const struct kmi_dockerfile_opts *o, const char *ref,
+		       const struct kmi_endpoint_opts *eo, char digest[KMI_DIGEST_LEN],
+		       struct kmi_error **err);
