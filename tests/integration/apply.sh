@@ -153,6 +153,36 @@ kmi_run del "$KMODIMG" delete --kernel "$KVER" -f "$KMI_TMP/examples.yaml"
 	fail_later "delete of a module not loaded: exit $KMI_RC: $(cat "$KMI_TMP/del.out" "$KMI_TMP/del.err")"
 ok "idempotent: exists, loaded, not loaded"
 
+step "apply and delete for real: the image pulled and extracted, KMM's modprobe argv"
+# modprobe.args makes the worker run modprobe with KMM's argv: a stand-in on
+# PATH records it, so the whole path runs without touching this host's kernel.
+mkdir -p "$KMI_TMP/fakebin"
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s/argv"\n' "$KMI_TMP" >"$KMI_TMP/fakebin/modprobe"
+chmod +x "$KMI_TMP/fakebin/modprobe"
+module examples "        - regexp: '^.+\$'
+          containerImage: $REG/kmm-test/examples:\${KERNEL_FULL_VERSION}
+          registryTLS:
+            insecure: true" | sed 's/^        moduleName: kmodimg_b$/        moduleName: kmodimg_b\n        args:\n          load: [--first-time]\n          unload: [--quiet]/' \
+	>"$KMI_TMP/args.yaml"
+grep -q -- --first-time "$KMI_TMP/args.yaml" || fail "could not write the Module with args"
+kmi_run real env PATH="$KMI_TMP/fakebin:$PATH" "$KMODIMG" apply --kernel "$KVER" --state-dir "$KMI_TMP/state" \
+	-f "$KMI_TMP/args.yaml"
+((KMI_RC == 0)) || fail_later "apply (load): exit $KMI_RC: $(tail -3 "$KMI_TMP/real.err")"
+root=$(find "$KMI_TMP/state" -mindepth 1 -maxdepth 1 -type d -name 'sha256-*' | head -1)
+[[ -n $root && -f $root/opt/lib/modules/$KVER/kmodimg_b.ko ]] || fail_later "the image was not extracted under --state-dir"
+[[ $(cat "$KMI_TMP/argv" 2>/dev/null) == "$(printf '%s\n' -vd "$root/opt" --first-time kmodimg_b)" ]] ||
+	fail_later "load argv: $(tr '\n' ' ' <"$KMI_TMP/argv" 2>/dev/null)"
+grep -q "module kmodimg_b loaded" "$KMI_TMP/real.out" || fail_later "no 'loaded' line: $(cat "$KMI_TMP/real.out")"
+rm -f "$KMI_TMP/argv"
+mkdir -p "$KMI_TMP/sysfs/module/kmodimg_b"
+kmi_run realdel env PATH="$KMI_TMP/fakebin:$PATH" "$KMODIMG" delete --kernel "$KVER" --state-dir "$KMI_TMP/state" \
+	-f "$KMI_TMP/args.yaml"
+((KMI_RC == 0)) || fail_later "delete (unload): exit $KMI_RC: $(tail -3 "$KMI_TMP/realdel.err")"
+[[ $(cat "$KMI_TMP/argv" 2>/dev/null) == "$(printf '%s\n' -rvd "$root/opt" --quiet kmodimg_b)" ]] ||
+	fail_later "unload argv: $(tr '\n' ' ' <"$KMI_TMP/argv" 2>/dev/null)"
+rmdir "$KMI_TMP/sysfs/module/kmodimg_b"
+ok "load and unload through the worker with KMM's argv"
+
 step "no build and no image: an error; no mapping: nothing to do"
 module nobuild "        - regexp: '^.+\$'
           containerImage: $REG/kmm-test/nobuild:\${KERNEL_FULL_VERSION}
