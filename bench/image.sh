@@ -7,6 +7,7 @@
 # tool can mount blobs pushed by an earlier run).
 #
 #   bench/image.sh [RUNS]
+#   BENCH_PARTS="1 3" bench/image.sh     only those parts (default: all four)
 #
 # 1. small: the two example modules, build and push
 #      kmodimg build -t docker://...        vs  buildah from scratch, copy, commit, push (vfs)
@@ -63,13 +64,20 @@ fresh_registry() {
 	reg_up=1
 }
 
-echo "kmodimg bench: KVER=$KVER, $runs runs, $(nproc) CPUs, binary $KMODIMG"
+parts=${BENCH_PARTS:-1 2 3 4}
+part() { [[ " $parts " == *" $1 "* ]]; }
+
+echo "kmodimg bench: KVER=$KVER, $runs runs, $(nproc) CPUs, binary $KMODIMG, parts $parts"
 kmi_build_examples "$T/ex" >/dev/null
-kmi_extract_tree "$T/tree"
 tree=$T/tree/lib/modules/$KVER
+if part 2 || part 3 || part 4; then
+	kmi_extract_tree "$T/tree"
+fi
 
 # Part 1 -------------------------------------------------------------------
-if command -v buildah >/dev/null; then
+if ! part 1; then
+	:
+elif command -v buildah >/dev/null; then
 	: >"$T/p1.ours"
 	: >"$T/p1.peer"
 	bh() { buildah --storage-driver vfs --root "$T/bh/root" --runroot "$T/bh/run" "$@"; }
@@ -96,6 +104,8 @@ if command -v buildah >/dev/null; then
 else
 	echo "1 small build+push vs buildah       skipped: buildah is not installed"
 fi
+
+part 2 || part 3 || part 4 || { ((reg_up == 0)) || kmi_reg_stop; exit 0; }
 
 # Part 2 -------------------------------------------------------------------
 : >"$T/p2.ours"

@@ -35,8 +35,8 @@ current_kver() {
 		sed -n 's/.*Depends: linux-image-\(.*\)/\1/p' | head -1
 }
 
-build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev libkmod-dev make jq)
-test_pkgs=(kmod xz-utils zstd gzip python3 clang lld libclang-rt-14-dev cpio valgrind hyperfine time docker-registry apache2-utils skopeo umoci openssl curl busybox-static
+build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev libpcre2-dev libkmod-dev make jq)
+test_pkgs=(kmod xz-utils zstd gzip python3 clang lld libclang-rt-14-dev cpio valgrind hyperfine time docker-registry apache2-utils skopeo umoci openssl curl busybox-static buildah uidmap debootstrap
 	golang-docker-credential-helpers pass gnupg)
 
 is_installed() {

@@ -7,16 +7,20 @@
 #include "tools/kmodimg.h"
 
 static const struct kmi_cmd *const commands[] = {
+	&kmi_cmd_apply,
 	&kmi_cmd_build,
 	&kmi_cmd_copy,
+	&kmi_cmd_delete,
 	&kmi_cmd_depmod,
 	&kmi_cmd_exists,
 	&kmi_cmd_extract,
 	&kmi_cmd_images,
 	&kmi_cmd_inspect,
+	&kmi_cmd_plan,
 	&kmi_cmd_load,
 	&kmi_cmd_pull,
 	&kmi_cmd_push,
+	&kmi_cmd_render,
 	&kmi_cmd_rmi,
 	&kmi_cmd_unload,
 	&kmi_cmd_worker,
