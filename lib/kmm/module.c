@@ -367,7 +367,7 @@ static void decode_meta(struct kmm_dec *c, const struct kmm_ynode *doc, char **n
 	const struct kmm_ynode *meta = kmm_dec_get(doc, "metadata");
 	struct kmm_pos p = kmm_dec_pos(c, doc);
 
-	*name = NULL;
+	*name = "";
 	*ns = "default";
 	*name_pos = p;
 	if (meta == NULL || meta->type != KMM_Y_MAP) {
@@ -505,6 +505,8 @@ void kmm_set_free(struct kmm_set *s)
 const struct kmm_object *kmm_set_find(const struct kmm_set *s, const char *kind, const char *ns,
 				      const char *name)
 {
+	if (name == NULL)
+		return NULL;
 	for (size_t i = 0; i < s->nobjects; i++) {
 		const struct kmm_object *o = s->objects[i];
 

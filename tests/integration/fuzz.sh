@@ -22,6 +22,12 @@ done
 printf 'search updates built-in host\noverride vfat * extra\nexternal 6.* /opt/x\nexclude build\n' \
 	>"$corpus/cfg/seed.conf"
 printf 'symbol:foo m1\nsymbol:foobar m2\npci:v*d[0-9] m3\n' >"$corpus/idx/seed"
+# KMM: the Modules of the tests (YAML and JSON), the substitution templates and regexps.
+mkdir -p "$corpus/kmm" "$corpus/kenv"
+cp "$KMODIMG_SRC"/tests/kmm/validate/*.yaml "$KMODIMG_SRC"/tests/kmm/plan/*.yaml \
+	"$KMI_DATA"/kmm/*/*.yaml "$KMI_DATA"/kmm/plan/*.json "$corpus/kmm/"
+{ grep -v '^[#@]' "$KMODIMG_SRC/tests/kmm/envsubst.txt" | cut -f2
+  grep -v '^#' "$KMODIMG_SRC/tests/kmm/regex.txt" | cut -f1; } | split -l 1 - "$corpus/kenv/seed-"
 
 run_fuzzer() {
 	local name=$1 dir=$2 log=$KMI_TMP/$1.log
@@ -37,4 +43,6 @@ run_fuzzer() {
 run_fuzzer fuzz-modfile "$corpus/mod"
 run_fuzzer fuzz-depmod-config "$corpus/cfg"
 run_fuzzer fuzz-index "$corpus/idx"
+run_fuzzer fuzz-kmm-module "$corpus/kmm"
+run_fuzzer fuzz-kmm-envsubst "$corpus/kenv"
 pass
