@@ -38,7 +38,7 @@ static bool is_word(char c)
 }
 
 /* Checks one escape at p (after the backslash); appends its PCRE form. */
-static int escape(const char **pp, struct kmi_buf *out, char *err, size_t errlen)
+static int escape(const char **pp, struct kmi_buf *out, bool in_class, char *err, size_t errlen)
 {
 	const char *p = *pp;
 	char c = *p;
@@ -57,6 +57,11 @@ static int escape(const char **pp, struct kmi_buf *out, char *err, size_t errlen
 	}
 	if (c == 'v') {
 		kmi_buf_puts(out, "\\x0B"); /* RE2: vertical tab; PCRE2: any vertical space */
+	} else if ((c == 's' || c == 'S') && !in_class) {
+		/* RE2's \s is [\t\n\f\r ]; PCRE2's also takes the vertical tab */
+		kmi_buf_puts(out, c == 's' ? "[\\t\\n\\f\\r ]" : "[^\\t\\n\\f\\r ]");
+	} else if (c == 's') {
+		kmi_buf_puts(out, "\\t\\n\\f\\r ");
 	} else if (c >= '0' && c <= '7') {
 		/* Go: up to three octal digits; PCRE2 would read \12 as a back reference */
 		unsigned v = 0;
@@ -123,7 +128,7 @@ static int char_class(const char **pp, struct kmi_buf *out, char *err, size_t er
 				snprintf(err, errlen, "invalid escape sequence in class: `\\%c`", *p);
 				return -1;
 			}
-			if (escape(&p, out, err, errlen) < 0)
+			if (escape(&p, out, true, err, errlen) < 0)
 				return -1;
 			continue;
 		}
@@ -247,7 +252,7 @@ static int translate(const char *pat, struct kmi_buf *out, char *err, size_t err
 				p = quoted(p + 1, out);
 				continue;
 			}
-			if (escape(&p, out, err, errlen) < 0)
+			if (escape(&p, out, false, err, errlen) < 0)
 				return -1;
 		} else if (*p == '[') {
 			p++;
