@@ -24,8 +24,10 @@ printf 'search updates built-in host\noverride vfat * extra\nexternal 6.* /opt/x
 printf 'symbol:foo m1\nsymbol:foobar m2\npci:v*d[0-9] m3\n' >"$corpus/idx/seed"
 # KMM: the Modules of the tests (YAML and JSON), the substitution templates and regexps.
 mkdir -p "$corpus/kmm" "$corpus/kenv"
-cp "$KMODIMG_SRC"/tests/kmm/validate/*.yaml "$KMODIMG_SRC"/tests/kmm/plan/*.yaml \
-	"$KMI_DATA"/kmm/*/*.yaml "$KMI_DATA"/kmm/plan/*.json "$corpus/kmm/"
+for f in "$KMODIMG_SRC"/tests/kmm/validate/*.yaml "$KMODIMG_SRC"/tests/kmm/plan/*.yaml \
+	"$KMI_DATA"/kmm/*/*.yaml "$KMI_DATA"/kmm/plan/*.json; do
+	cp "$f" "$corpus/kmm/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
 { grep -v '^[#@]' "$KMODIMG_SRC/tests/kmm/envsubst.txt" | cut -f2
   grep -v '^#' "$KMODIMG_SRC/tests/kmm/regex.txt" | cut -f1; } | split -l 1 - "$corpus/kenv/seed-"
 
