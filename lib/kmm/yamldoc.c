@@ -174,7 +174,7 @@ static int apply_merge_keys(struct builder *b, struct frame *f)
 	return 0;
 }
 
-static int close_container(struct builder *b, const yaml_char_t *anchor_unused)
+static int close_container(struct builder *b)
 {
 	struct frame *f = &b->stack[--b->depth];
 	struct kmm_ynode *n = f->node;
@@ -274,7 +274,7 @@ static int on_event(struct builder *b, const yaml_event_t *e, char **pending_anc
 		struct kmm_ynode *n = b->stack[b->depth - 1].node;
 		char *anchor = pending_anchor_names[b->depth - 1];
 
-		if (close_container(b, NULL) < 0)
+		if (close_container(b) < 0)
 			return -1;
 		if (anchor != NULL)
 			bind_pending_anchor(b, anchor, n);
