@@ -37,7 +37,8 @@ current_kver() {
 
 build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev libpcre2-dev libkmod-dev make jq)
 test_pkgs=(kmod xz-utils zstd gzip python3 clang lld libclang-rt-14-dev cpio valgrind hyperfine time docker-registry apache2-utils skopeo umoci openssl curl busybox-static buildah uidmap debootstrap
-	golang-docker-credential-helpers pass gnupg)
+	golang-docker-credential-helpers pass gnupg
+	yq python3-kubernetes golang-go)
 
 is_installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kmm/output.h"
+#include "kmm/render.h"
 #include "tools/common.h"
 #include "tools/kmm-common.h"
 #include "tools/kmodimg.h"
@@ -25,6 +26,8 @@
 	"  -k, --kernel=KVER     a kernel version, as `uname -r` prints it (repeatable)\n" \
 	"  -n, --node=NAME=KVER  a node and its kernel (repeatable)\n" \
 	"  -o, --output=FORMAT   json (default), yaml or text\n" \
+	"  -b, --builder-image=IMG  the kaniko image KMM runs (default\n" \
+	"                        gcr.io/kaniko-project/executor:latest), for warnings\n" \
 	"  -h, --help            this help\n" \
 	"\n" \
 	"Exit status: 0 every kernel is targeted, 1 validation errors or a kernel that\n" \
@@ -41,6 +44,7 @@ struct opts {
 	struct target *t;
 	size_t nt;
 	enum format fmt;
+	const char *builder_image;
 };
 
 static int parse_args(int argc, char *argv[], struct opts *o)
@@ -49,12 +53,13 @@ static int parse_args(int argc, char *argv[], struct opts *o)
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "builder-image", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "k:n:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:n:o:b:h", longopts, NULL)) != -1) {
 		char *eq;
 
 		switch (c) {
@@ -79,6 +84,9 @@ static int parse_args(int argc, char *argv[], struct opts *o)
 				o->fmt = FMT_TEXT;
 			else
 				return kmi_usage("plan", "unknown output format `%s`", optarg);
+			break;
+		case 'b':
+			o->builder_image = optarg;
 			break;
 		case 'h':
 			fputs(HELP, stdout);
@@ -125,6 +133,7 @@ static json_t *plan_module(const struct kmm_module *m, const struct opts *o, int
 {
 	json_t *kernels = json_array(), *images = json_array(), *out;
 	struct kmm_diags warn = { 0 };
+	bool warned_kaniko = false;
 
 	kmm_lint_module(m, &warn);
 	for (size_t i = 0; i < o->nt; i++) {
@@ -138,6 +147,13 @@ static json_t *plan_module(const struct kmm_module *m, const struct opts *o, int
 			*status = KMI_EXIT_FAILURE;
 		} else {
 			k = kmm_plan_to_json(&p);
+			if (p.build != NULL && p.build->kaniko_tag != NULL && !warned_kaniko &&
+			    kmm_kaniko_tag_cuts_port(o->builder_image)) {
+				kmm_warn_at(&warn, &p.build->pos,
+					    "kanikoParams.tag cuts the builder image `%s` at its registry port (as KMM does)",
+					    o->builder_image);
+				warned_kaniko = true;
+			}
 			if (!p.targeted)
 				*status = KMI_EXIT_FAILURE;
 			else
@@ -150,6 +166,10 @@ static json_t *plan_module(const struct kmm_module *m, const struct opts *o, int
 		kmm_diags_free(&d);
 		kmm_plan_free(&p);
 	}
+	/* lint warnings were printed by the load; kernel-specific ones only now */
+	for (size_t i = 0; i < warn.n; i++)
+		if (strstr(warn.msgs[i], "kanikoParams.tag") != NULL)
+			fprintf(stderr, "%s\n", warn.msgs[i]);
 	out = json_pack("{s:{s:s,s:s},s:o,s:o,s:o}", "module", "name", m->name, "namespace", m->ns,
 			"kernels", kernels, "images", images, "warnings", warnings_json(&warn));
 	kmm_diags_free(&warn);
@@ -211,7 +231,7 @@ static int emit(const struct opts *o, json_t *all)
 
 static int run(int argc, char *argv[])
 {
-	struct opts o = { .fmt = FMT_JSON };
+	struct opts o = { .fmt = FMT_JSON, .builder_image = "gcr.io/kaniko-project/executor:latest" };
 	struct kmm_diags d = { 0 };
 	struct kmm_set set;
 	json_t *all;

@@ -184,7 +184,7 @@ void kmm_dec_strmap(struct kmm_dec *c, const struct kmm_ynode *map, const char *
 	*out = (struct kmm_map){ 0 };
 	if (v == NULL)
 		return;
-	snprintf(sub, sizeof(sub), "%s.%s", path, key);
+	snprintf(sub, sizeof(sub), "%.160s.%.60s", path, key);
 	if (!kmm_dec_fields(c, v, sub, NULL))
 		return;
 	out->kv = kmi_arena_alloc(c->a, (v->n + 1) * sizeof(*out->kv));
@@ -207,7 +207,7 @@ char *kmm_dec_ref(struct kmm_dec *c, const struct kmm_ynode *map, const char *ke
 
 	if (v == NULL)
 		return NULL;
-	snprintf(sub, sizeof(sub), "%s.%s", path, key);
+	snprintf(sub, sizeof(sub), "%.160s.%.60s", path, key);
 	if (!kmm_dec_fields(c, v, sub, fields))
 		return NULL;
 	kmm_dec_str(c, v, "name", sub, "", &name);

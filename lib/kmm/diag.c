@@ -11,6 +11,9 @@
 #define KMM_MAX_DIAGS 200
 
 static void add(struct kmm_diags *d, const char *level, const struct kmm_pos *p,
+		const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void add(struct kmm_diags *d, const char *level, const struct kmm_pos *p,
 		const char *fmt, va_list ap)
 {
 	char *text = NULL, *msg;

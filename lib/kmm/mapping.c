@@ -115,6 +115,12 @@ int kmm_kernel_env(const char *normalized, struct kmm_env *env, struct kmi_arena
 /* §9: settings KMM accepts that are surely mistakes. */
 void kmm_lint_module(const struct kmm_module *m, struct kmm_diags *d)
 {
+	size_t mn = strlen(m->modprobe.module_name);
+
+	if (mn > 3 && strcmp(m->modprobe.module_name + mn - 3, ".ko") == 0)
+		kmm_warn_at(d, &m->modprobe.pos,
+			    "modprobe.moduleName \"%s\" is a file name: modprobe wants the module name",
+			    m->modprobe.module_name);
 	for (size_t i = 0; i < m->nmaps; i++) {
 		const struct kmm_mapping *km = &m->maps[i];
 		size_t n = strlen(km->literal);
@@ -130,7 +136,13 @@ void kmm_lint_module(const struct kmm_module *m, struct kmm_diags *d)
 				    i);
 	}
 	for (size_t i = 0; i < m->intree.n; i++) {
-		if (strpbrk(m->intree.v[i], ".*+?[](){}|^$\\") != NULL)
+		size_t n = strlen(m->intree.v[i]);
+
+		if (n > 3 && strcmp(m->intree.v[i] + n - 3, ".ko") == 0)
+			kmm_warn_at(d, &m->intree_pos,
+				    "inTreeModulesToRemove \"%s\" is a file name: the worker looks for \"^%s.ko\" and runs modprobe -r with it; give the module name",
+				    m->intree.v[i], m->intree.v[i]);
+		else if (strpbrk(m->intree.v[i], ".*+?[](){}|^$\\") != NULL)
 			kmm_warn_at(d, &m->intree_pos,
 				    "inTreeModulesToRemove \"%s\": the worker looks for it with the regexp \"^%s.ko\", where these characters are operators",
 				    m->intree.v[i], m->intree.v[i]);

@@ -66,7 +66,7 @@ static void decode_buildargs(struct kmm_dec *c, const struct kmm_ynode *v, const
 		const struct kmm_ynode *it = v->items[i];
 		struct kmm_buildarg *a = &b->args[b->nargs];
 
-		snprintf(sub, sizeof(sub), "%s.buildArgs[%zu]", path, i);
+		snprintf(sub, sizeof(sub), "%.160s.buildArgs[%zu]", path, i);
 		if (!kmm_dec_fields(c, it, sub, fields))
 			continue;
 		required(c, it, "name", sub);
@@ -92,7 +92,7 @@ static void decode_secrets(struct kmm_dec *c, const struct kmm_ynode *v, const c
 	}
 	out->v = kmi_arena_alloc(c->a, (v->n + 1) * sizeof(char *));
 	for (size_t i = 0; i < v->n; i++) {
-		snprintf(sub, sizeof(sub), "%s.secrets[%zu]", path, i);
+		snprintf(sub, sizeof(sub), "%.160s.secrets[%zu]", path, i);
 		if (!kmm_dec_fields(c, v->items[i], sub, fields))
 			continue;
 		kmm_dec_str(c, v->items[i], "name", sub, "", &out->v[out->n++]);
@@ -118,12 +118,12 @@ static struct kmm_build *decode_build(struct kmm_dec *c, const struct kmm_ynode 
 		decode_buildargs(c, n, path, b);
 	required(c, v, "dockerfileConfigMap", path);
 	b->dockerfile_cm = kmm_dec_ref(c, v, "dockerfileConfigMap", path);
-	snprintf(sub, sizeof(sub), "%s.baseImageRegistryTLS", path);
+	snprintf(sub, sizeof(sub), "%.160s.baseImageRegistryTLS", path);
 	decode_tls(c, kmm_dec_get(v, "baseImageRegistryTLS"), sub, &b->base_tls);
 	if ((n = kmm_dec_get(v, "secrets")) != NULL)
 		decode_secrets(c, n, path, &b->secrets);
 	if ((n = kmm_dec_get(v, "kanikoParams")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.kanikoParams", path);
+		snprintf(sub, sizeof(sub), "%.160s.kanikoParams", path);
 		if (kmm_dec_fields(c, n, sub, kfields))
 			kmm_dec_str(c, n, "tag", sub, NULL, &b->kaniko_tag);
 	}
@@ -147,7 +147,7 @@ static struct kmm_sign *decode_sign(struct kmm_dec *c, const struct kmm_ynode *v
 	f = kmm_dec_get(v, "filesToSign");
 	s->files_pos = kmm_dec_pos(c, f ? f : v);
 	kmm_dec_str(c, v, "unsignedImage", path, "", &s->unsigned_image);
-	snprintf(sub, sizeof(sub), "%s.unsignedImageRegistryTLS", path);
+	snprintf(sub, sizeof(sub), "%.160s.unsignedImageRegistryTLS", path);
 	decode_tls(c, kmm_dec_get(v, "unsignedImageRegistryTLS"), sub, &s->unsigned_tls);
 	required(c, v, "keySecret", path);
 	required(c, v, "certSecret", path);
@@ -179,12 +179,12 @@ static void decode_mapping(struct kmm_dec *c, const struct kmm_ynode *v, const c
 	if (n == NULL)
 		kmm_error_at(c->d, &m->pos, "%s.containerImage: Required value", path);
 	kmm_dec_str(c, v, "containerImage", path, "", &m->image);
-	snprintf(sub, sizeof(sub), "%s.build", path);
+	snprintf(sub, sizeof(sub), "%.160s.build", path);
 	m->build = decode_build(c, kmm_dec_get(v, "build"), sub);
-	snprintf(sub, sizeof(sub), "%s.sign", path);
+	snprintf(sub, sizeof(sub), "%.160s.sign", path);
 	m->sign = decode_sign(c, kmm_dec_get(v, "sign"), sub);
 	if ((n = kmm_dec_get(v, "registryTLS")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.registryTLS", path);
+		snprintf(sub, sizeof(sub), "%.160s.registryTLS", path);
 		m->tls = decode_tls(c, n, sub, kmi_arena_alloc(c->a, sizeof(*m->tls)));
 	}
 	kmm_dec_str(c, v, "inTreeModuleToRemove", path, "", &m->intree_one);
@@ -198,7 +198,7 @@ static void decode_loadargs(struct kmm_dec *c, const struct kmm_ynode *mp, const
 	const struct kmm_ynode *v = kmm_dec_get(mp, key);
 	char sub[PATHLEN];
 
-	snprintf(sub, sizeof(sub), "%s.%s", path, key);
+	snprintf(sub, sizeof(sub), "%.160s.%.60s", path, key);
 	if (!kmm_dec_fields(c, v, sub, fields))
 		return;
 	kmm_dec_strv(c, v, "load", sub, load);
@@ -267,7 +267,7 @@ static void decode_container(struct kmm_dec *c, const struct kmm_ynode *v, struc
 			}
 			m->maps = kmi_arena_alloc(c->a, (n->n + 1) * sizeof(*m->maps));
 			for (size_t i = 0; i < n->n; i++) {
-				snprintf(sub, sizeof(sub), "%s.kernelMappings[%zu]", path, i);
+				snprintf(sub, sizeof(sub), "%.160s.kernelMappings[%zu]", path, i);
 				decode_mapping(c, n->items[i], sub, &m->maps[m->nmaps++]);
 			}
 		}
@@ -367,7 +367,7 @@ static void decode_meta(struct kmm_dec *c, const struct kmm_ynode *doc, char **n
 	const struct kmm_ynode *meta = kmm_dec_get(doc, "metadata");
 	struct kmm_pos p = kmm_dec_pos(c, doc);
 
-	*name = NULL;
+	*name = "";
 	*ns = "default";
 	*name_pos = p;
 	if (meta == NULL || meta->type != KMM_Y_MAP) {
@@ -505,6 +505,8 @@ void kmm_set_free(struct kmm_set *s)
 const struct kmm_object *kmm_set_find(const struct kmm_set *s, const char *kind, const char *ns,
 				      const char *name)
 {
+	if (name == NULL)
+		return NULL;
 	for (size_t i = 0; i < s->nobjects; i++) {
 		const struct kmm_object *o = s->objects[i];
 

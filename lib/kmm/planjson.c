@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kmm/output.h"
+#include "kmm/render.h"
 
 /* json_string() refuses invalid UTF-8: such bytes in a Module are replaced, not fatal. */
 static json_t *str(const char *s)
@@ -77,8 +78,7 @@ static json_t *command(const struct kmm_modprobe *mp, bool load)
 		return a;
 	}
 	add_argv(a, load ? "-vd" : "-rvd");
-	if (asprintf(&dir, "/tmp%s", mp->dir_name) < 0)
-		abort();
+	dir = kmm_r_join("/tmp", mp->dir_name, NULL); /* filepath.Join, as the worker */
 	add_argv(a, dir);
 	free(dir);
 	for (size_t i = 0; i < args->n; i++)

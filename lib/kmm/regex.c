@@ -4,13 +4,18 @@
  * common core with the same meaning; a pre-pass rejects what RE2 rejects
  * (backreferences, lookaround, atomic groups, possessive quantifiers,
  * recursion, conditionals, callouts, verbs, \C and escapes Go does not
- * know) and rewrites the one escape whose meaning differs (\v).  PCRE2 is
- * then set up like RE2: $ only at the very end, UTF-8, no auto-callouts.
- * RE2 runs in linear time; PCRE2 backtracks, so a match limit turns a
- * pathological pattern into an error instead of a hang.
+ * know) and rewrites what PCRE2 reads otherwise: \v (a vertical tab in
+ * RE2), \s (no vertical tab in RE2), octal escapes, a '[' in a class,
+ * repeated assertions (^* is legal in RE2), and flag groups, which are not
+ * atoms in RE2 ("a(?i)*" repeats the 'a').  PCRE2 is then set up like RE2:
+ * $ only at the very end, UTF-8.  tests/integration/kmm-regex-go.sh holds
+ * the result against Go's regexp itself.  RE2 runs in linear time; PCRE2
+ * backtracks, so a match limit turns a pathological pattern into an error
+ * instead of a hang.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +43,7 @@ static bool is_word(char c)
 }
 
 /* Checks one escape at p (after the backslash); appends its PCRE form. */
-static int escape(const char **pp, struct kmi_buf *out, char *err, size_t errlen)
+static int escape(const char **pp, struct kmi_buf *out, bool in_class, char *err, size_t errlen)
 {
 	const char *p = *pp;
 	char c = *p;
@@ -55,8 +60,56 @@ static int escape(const char **pp, struct kmi_buf *out, char *err, size_t errlen
 		snprintf(err, errlen, "invalid escape sequence: `\\%c`", c);
 		return -1;
 	}
+	if (c == 'x') {
+		/* Go: exactly two hex digits, or any number in braces */
+		size_t k = 0;
+
+		if (p[1] == '{') {
+			k = 2;
+			while (isxdigit((unsigned char)p[k]))
+				k++;
+			if (p[k] != '}' || k == 2) {
+				snprintf(err, errlen, "invalid escape sequence: `\\x`");
+				return -1;
+			}
+			k++;
+		} else if (isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			k = 3;
+		} else {
+			snprintf(err, errlen, "invalid escape sequence: `\\x`");
+			return -1;
+		}
+		kmi_buf_putc(out, '\\');
+		kmi_buf_put(out, p, k);
+		*pp = p + k;
+		return 0;
+	}
+	if (c == 'p' || c == 'P') {
+		/* one token: \pL or \p{Name} */
+		size_t k = p[1] == '{' ? strcspn(p, "}") + 1 : 2;
+
+		if (p[1] == '\0' || (p[1] == '{' && p[k - 1] != '}')) {
+			snprintf(err, errlen, "invalid character class range: `\\%c`", c);
+			return -1;
+		}
+		kmi_buf_putc(out, '\\');
+		kmi_buf_put(out, p, k);
+		*pp = p + k;
+		return 0;
+	}
+	if (!in_class && strchr("AzbB", c) != NULL) {
+		/* a group, so that a repeat of it is legal in PCRE2 as it is in RE2 */
+		kmi_buf_printf(out, "(?:\\%c)", c);
+		*pp = p + 1;
+		return 0;
+	}
 	if (c == 'v') {
 		kmi_buf_puts(out, "\\x0B"); /* RE2: vertical tab; PCRE2: any vertical space */
+	} else if ((c == 's' || c == 'S') && !in_class) {
+		/* RE2's \s is [\t\n\f\r ]; PCRE2's also takes the vertical tab */
+		kmi_buf_puts(out, c == 's' ? "[\\t\\n\\f\\r ]" : "[^\\t\\n\\f\\r ]");
+	} else if (c == 's') {
+		kmi_buf_puts(out, "\\t\\n\\f\\r ");
 	} else if (c >= '0' && c <= '7') {
 		/* Go: up to three octal digits; PCRE2 would read \12 as a back reference */
 		unsigned v = 0;
@@ -123,7 +176,7 @@ static int char_class(const char **pp, struct kmi_buf *out, char *err, size_t er
 				snprintf(err, errlen, "invalid escape sequence in class: `\\%c`", *p);
 				return -1;
 			}
-			if (escape(&p, out, err, errlen) < 0)
+			if (escape(&p, out, true, err, errlen) < 0)
 				return -1;
 			continue;
 		}
@@ -210,56 +263,148 @@ static size_t repeat(const char *p, char *err, size_t errlen, int *bad)
 	return (size_t)(q + 1 - p);
 }
 
+/* "(?i)" and the like: flags only, no group. Returns its length, or 0. */
+static size_t flags_only(const char *p)
+{
+	size_t k = 2;
+
+	if (p[0] != '(' || p[1] != '?')
+		return 0;
+	while (p[k] && strchr("imsU-", p[k]))
+		k++;
+	return k > 2 && p[k] == ')' ? k + 1 : 0;
+}
+
+/*
+ * In RE2 a flag group is not an atom: "a(?i)*" repeats the 'a'.  PCRE2
+ * would refuse the repeat, so flag groups wait in `pending` and go out
+ * after a quantifier that follows them.
+ */
+static void flush(struct kmi_buf *out, struct kmi_buf *pending)
+{
+	if (pending->len == 0)
+		return;
+	kmi_buf_put(out, pending->data, pending->len);
+	pending->len = 0;
+}
+
+/* Wraps out[from..] in a non-capturing group, so that it can be repeated again. */
+static void wrap_group(struct kmi_buf *out, size_t from)
+{
+	kmi_buf_reserve(out, 4);
+	memmove(out->data + from + 3, out->data + from, out->len - from);
+	memcpy(out->data + from, "(?:", 3);
+	out->len += 3;
+	kmi_buf_putc(out, ')');
+}
+
+struct xlate {
+	struct kmi_buf *out;
+	struct kmi_buf pending; /* flag groups waiting for the next token */
+	size_t atom;            /* where the last atom (with its repeats) starts in out */
+	bool atom_repeated;
+	size_t *groups;         /* start of each open group in out */
+	size_t depth;
+};
+
+static int quantifier(struct xlate *x, const char **pp, bool *quantified, char *err, size_t errlen)
+{
+	const char *p = *pp;
+	size_t n = 1;
+	int bad = 0;
+
+	if (*p == '{') {
+		n = repeat(p, err, errlen, &bad);
+		if (bad)
+			return -1;
+	}
+	if (*quantified) {
+		snprintf(err, errlen, "invalid nested repetition operator: `%.*s`", (int)n, p);
+		return -1;
+	}
+	/* RE2: "a*(?i)*" repeats "a*" again, which PCRE2 only takes as a group */
+	if (x->pending.len > 0 && x->atom_repeated)
+		wrap_group(x->out, x->atom);
+	kmi_buf_put(x->out, p, n);
+	p += n;
+	if (*p == '?')
+		kmi_buf_putc(x->out, *p++); /* non-greedy */
+	if (*p == '+') {
+		snprintf(err, errlen, "invalid nested repetition operator (possessive `+` is not RE2)");
+		return -1;
+	}
+	flush(x->out, &x->pending);
+	x->atom_repeated = true;
+	*quantified = true;
+	*pp = p;
+	return 0;
+}
+
+static int atom(struct xlate *x, const char **pp, char *err, size_t errlen)
+{
+	const char *p = *pp;
+	int r = 0;
+
+	flush(x->out, &x->pending);
+	x->atom = x->out->len;
+	x->atom_repeated = false;
+	if (*p == '\\') {
+		p++;
+		if (*p == 'Q')
+			p = quoted(p + 1, x->out);
+		else
+			r = escape(&p, x->out, false, err, errlen);
+	} else if (*p == '[') {
+		p++;
+		r = char_class(&p, x->out, err, errlen);
+	} else if (*p == '(') {
+		x->groups[x->depth++] = x->out->len;
+		r = group(&p, x->out, err, errlen);
+	} else if (*p == ')' && x->depth > 0) {
+		kmi_buf_putc(x->out, *p++);
+		x->atom = x->groups[--x->depth]; /* a repeat after ')' takes the whole group */
+	} else if (*p == '^' || *p == '$') {
+		kmi_buf_printf(x->out, "(?:%c)", *p++); /* repeatable, as in RE2 */
+	} else {
+		kmi_buf_putc(x->out, *p++);
+	}
+	*pp = p;
+	return r;
+}
+
 static int translate(const char *pat, struct kmi_buf *out, char *err, size_t errlen)
 {
+	struct xlate x = { .out = out };
 	const char *p = pat;
 	bool quantified = false; /* the last token was a quantifier */
+	int r = 0;
 
-	while (*p) {
+	x.groups = calloc(strlen(pat) + 1, sizeof(*x.groups));
+	if (x.groups == NULL)
+		abort();
+	kmi_buf_reserve(&x.pending, 16);
+	while (*p && r == 0) {
 		size_t n = 0;
 		int bad = 0;
 
 		if (*p == '*' || *p == '+' || *p == '?' ||
-		    (*p == '{' && (n = repeat(p, err, errlen, &bad)) > 0)) {
-			if (*p == '{' && bad)
-				return -1;
-			n = *p == '{' ? repeat(p, err, errlen, &bad) : 1;
-			if (quantified) {
-				snprintf(err, errlen, "invalid nested repetition operator: `%.*s`",
-					 (int)n, p);
-				return -1;
-			}
-			kmi_buf_put(out, p, n);
-			p += n;
-			if (*p == '?')
-				kmi_buf_putc(out, *p++); /* non-greedy */
-			if (*p == '+') {
-				snprintf(err, errlen, "invalid nested repetition operator (possessive `+` is not RE2)");
-				return -1;
-			}
-			quantified = true;
+		    (*p == '{' && ((n = repeat(p, err, errlen, &bad)) > 0 || bad))) {
+			r = quantifier(&x, &p, &quantified, err, errlen);
 			continue;
 		}
 		quantified = false;
-		if (*p == '\\') {
-			p++;
-			if (*p == 'Q') {
-				p = quoted(p + 1, out);
-				continue;
-			}
-			if (escape(&p, out, err, errlen) < 0)
-				return -1;
-		} else if (*p == '[') {
-			p++;
-			if (char_class(&p, out, err, errlen) < 0)
-				return -1;
-		} else if (*p == '(') {
-			if (group(&p, out, err, errlen) < 0)
-				return -1;
-		} else {
-			kmi_buf_putc(out, *p++);
+		if ((n = flags_only(p)) > 0) {
+			kmi_buf_put(&x.pending, p, n);
+			p += n;
+			continue;
 		}
+		r = atom(&x, &p, err, errlen);
 	}
+	flush(out, &x.pending);
+	kmi_buf_free(&x.pending);
+	free(x.groups);
+	if (r < 0)
+		return -1;
 	kmi_buf_putc(out, '\0');
 	return 0;
 }

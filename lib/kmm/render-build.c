@@ -65,23 +65,27 @@ static json_t *pod(const struct kmm_plan *p, const char *what, const char *type,
 			 "spec", spec);
 }
 
+bool kmm_kaniko_tag_cuts_port(const char *img)
+{
+	size_t cut = strcspn(img, "@:");
+	const char *slash = strchr(img, '/');
+
+	return img[cut] == ':' && slash != NULL && (size_t)(slash - img) > cut;
+}
+
 /* The kaniko image, with kanikoParams.tag cut in as KMM does (§9.9: even at a port's ':'). */
 static char *kaniko_image(const struct kmm_plan *p, const struct kmm_render_opts *o,
 			  struct kmm_diags *d)
 {
 	const char *img = o->builder_image, *tag = p->build->kaniko_tag;
-	size_t cut;
-	const char *slash;
 
 	if (tag == NULL || tag[0] == '\0')
 		return xstrdup(img);
-	cut = strcspn(img, "@:");
-	slash = strchr(img, '/');
-	if (img[cut] == ':' && slash != NULL && (size_t)(slash - img) > cut)
+	if (kmm_kaniko_tag_cuts_port(img))
 		kmm_warn_at(d, &p->build->pos,
 			    "kanikoParams.tag cuts the builder image `%s` at its registry port (as KMM does)",
 			    img);
-	return xasprintf("%.*s:%s", (int)cut, img, tag);
+	return xasprintf("%.*s:%s", (int)strcspn(img, "@:"), img, tag);
 }
 
 static json_t *build_spec(const struct kmm_plan *p, const struct kmm_render_opts *o,

@@ -35,6 +35,8 @@ json_t *kmm_render_worker_pod(const struct kmm_plan *p, const struct kmm_render_
 json_t *kmm_render_pull_pod(const struct kmm_plan *p, const struct kmm_render_opts *o,
 			    struct kmm_diags *d);
 
+/* KMM cuts a builder image at its first ':' or '@' for kanikoParams.tag: at a port's, here. */
+bool kmm_kaniko_tag_cuts_port(const char *builder_image);
 /* The sign Dockerfile (templates/Dockerfile.gotmpl), NULL if there is no image to sign. */
 char *kmm_sign_dockerfile(const struct kmm_plan *p, const char *signer_image);
 /* The worker's config file (ModuleConfig as sigs.k8s.io/yaml writes it). */

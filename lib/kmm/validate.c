@@ -187,11 +187,32 @@ static void validate_sign(const struct kmm_sign *s, const char *dir, const char 
 	}
 }
 
+static bool dns1123_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n <= 63 && dns1123_subdomain(s, n) && strchr(s, '.') == NULL;
+}
+
+/* The API server's rules for any object's name and namespace. */
+static void validate_meta(const struct kmm_module *m, struct kmm_diags *d)
+{
+	if (m->name[0] != '\0' && !dns1123_subdomain(m->name, strlen(m->name)))
+		kmm_error_at(d, &m->name_pos,
+			     "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+			     m->name);
+	if (!dns1123_label(m->ns))
+		kmm_error_at(d, &m->pos,
+			     "metadata.namespace: Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+			     m->ns);
+}
+
 void kmm_validate_module(const struct kmm_module *m, struct kmm_diags *d)
 {
 	size_t len = strlen(m->name) + strlen(m->ns);
 	char where[64];
 
+	validate_meta(m, d);
 	if (len > MAX_COMBINED_LENGTH)
 		kmm_error_at(d, &m->name_pos,
 			     "module name and namespace have a combined length of %zu characters, which exceeds the maximum of %d",

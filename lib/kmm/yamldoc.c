@@ -101,7 +101,80 @@ static int open_container(struct builder *b, enum kmm_ytype t, const yaml_event_
 	return remember_anchor(b, anchor, NULL) < 0 ? -1 : 0;
 }
 
-static int close_container(struct builder *b, const yaml_char_t *anchor_unused)
+static bool is_merge_key(const struct kmm_ynode *k)
+{
+	return k->type == KMM_Y_SCALAR && k->plain && strcmp(k->str, "<<") == 0;
+}
+
+static bool has_key(struct kmm_ynode **items, size_t n, const struct kmm_ynode *k)
+{
+	for (size_t i = 0; i < n; i += 2)
+		if (items[i]->type == KMM_Y_SCALAR && k->type == KMM_Y_SCALAR &&
+		    strcmp(items[i]->str, k->str) == 0)
+			return true;
+	return false;
+}
+
+/* Appends the pairs of a merged mapping whose keys are not there yet. */
+static int merge_from(struct frame *out, const struct kmm_ynode *src)
+{
+	if (src->type != KMM_Y_MAP)
+		return -1;
+	for (size_t i = 0; i < src->n; i++) {
+		if (has_key(out->items, out->n, src->items[2 * i]))
+			continue;
+		frame_push_item(out, src->items[2 * i]);
+		frame_push_item(out, src->items[2 * i + 1]);
+	}
+	return 0;
+}
+
+/*
+ * YAML merge keys ("<<: *base"), which go-yaml and so Kubernetes honour:
+ * the mapping's own keys first, then those of the merged mappings (a
+ * sequence of them: the first wins) that it does not set itself.
+ */
+static int apply_merge_keys(struct builder *b, struct frame *f)
+{
+	struct frame out = { 0 };
+	bool any = false;
+
+	for (size_t i = 0; i < f->n; i += 2)
+		any |= is_merge_key(f->items[i]);
+	if (!any)
+		return 0;
+	for (size_t i = 0; i < f->n; i += 2) {
+		if (is_merge_key(f->items[i]))
+			continue;
+		frame_push_item(&out, f->items[i]);
+		frame_push_item(&out, f->items[i + 1]);
+	}
+	for (size_t i = 0; i < f->n; i += 2) {
+		const struct kmm_ynode *v = f->items[i + 1];
+		int r = 0;
+
+		if (!is_merge_key(f->items[i]))
+			continue;
+		if (v->type == KMM_Y_SEQ) {
+			for (size_t j = 0; j < v->n && r == 0; j++)
+				r = merge_from(&out, v->items[j]);
+		} else {
+			r = merge_from(&out, v);
+		}
+		if (r < 0) {
+			free(out.items);
+			b->problem = "a merge key (<<) needs a mapping or a list of mappings";
+			return -1;
+		}
+	}
+	free(f->items);
+	f->items = out.items;
+	f->n = out.n;
+	f->cap = out.cap;
+	return 0;
+}
+
+static int close_container(struct builder *b)
 {
 	struct frame *f = &b->stack[--b->depth];
 	struct kmm_ynode *n = f->node;
@@ -112,14 +185,19 @@ static int close_container(struct builder *b, const yaml_char_t *anchor_unused)
 		b->problem = "mapping with a key and no value";
 		return -1;
 	}
-	n->n = n->type == KMM_Y_MAP ? f->n / 2 : f->n;
-	n->items = kmi_arena_alloc(b->arena, (f->n ? f->n : 1) * sizeof(*n->items));
 	for (size_t i = 0; i < f->n; i++) {
-		n->items[i] = f->items[i];
 		w += f->items[i]->weight;
 		if (w > KMM_YAML_MAX_NODES)
 			w = KMM_YAML_MAX_NODES + 1;
 	}
+	if (n->type == KMM_Y_MAP && apply_merge_keys(b, f) < 0) {
+		free(f->items);
+		return -1;
+	}
+	n->n = n->type == KMM_Y_MAP ? f->n / 2 : f->n;
+	n->items = kmi_arena_alloc(b->arena, (f->n ? f->n : 1) * sizeof(*n->items));
+	for (size_t i = 0; i < f->n; i++)
+		n->items[i] = f->items[i];
 	free(f->items);
 	/* children were counted as they were attached; only the container itself is new */
 	n->weight = w;
@@ -196,7 +274,7 @@ static int on_event(struct builder *b, const yaml_event_t *e, char **pending_anc
 		struct kmm_ynode *n = b->stack[b->depth - 1].node;
 		char *anchor = pending_anchor_names[b->depth - 1];
 
-		if (close_container(b, NULL) < 0)
+		if (close_container(b) < 0)
 			return -1;
 		if (anchor != NULL)
 			bind_pending_anchor(b, anchor, n);

@@ -39,6 +39,14 @@ modprobe:
   firmwarePath: /some/path
   modulesLoadingOrder: *l
 EOF2
+# KMM: the Modules of the tests (YAML and JSON), the substitution templates and regexps.
+mkdir -p "$corpus/kmm" "$corpus/kenv"
+for f in "$KMODIMG_SRC"/tests/kmm/validate/*.yaml "$KMODIMG_SRC"/tests/kmm/plan/*.yaml \
+	"$KMI_DATA"/kmm/*/*.yaml "$KMI_DATA"/kmm/plan/*.json; do
+	cp "$f" "$corpus/kmm/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+{ grep -v '^[#@]' "$KMODIMG_SRC/tests/kmm/envsubst.txt" | cut -f2
+  grep -v '^#' "$KMODIMG_SRC/tests/kmm/regex.txt" | cut -f1; } | split -l 1 - "$corpus/kenv/seed-"
 
 run_fuzzer() {
 	local name=$1 dir=$2 log=$KMI_TMP/$1.log
@@ -55,4 +63,6 @@ run_fuzzer fuzz-modfile "$corpus/mod"
 run_fuzzer fuzz-depmod-config "$corpus/cfg"
 run_fuzzer fuzz-index "$corpus/idx"
 run_fuzzer fuzz-modconfig "$corpus/modconfig"
+run_fuzzer fuzz-kmm-module "$corpus/kmm"
+run_fuzzer fuzz-kmm-envsubst "$corpus/kenv"
 pass

@@ -57,6 +57,17 @@ grep -q 'lint.yaml:12:11: warning: kernelMappings\[0\].literal ends with "+"' "$
 	fail_later "lint: $(cat "$T/lint.err")"
 grep -q 'inTreeModulesToRemove "nvidia.drm"' "$T/lint.err" && ok "lint: in-tree regexp warning" || fail_later "lint: $(cat "$T/lint.err")"
 
+kmi_run lint-ko "$KMODIMG" plan "$D/lint-ko.yaml" -k 6.1.0 --builder-image registry.local:5000/kaniko/executor:v1.23
+((KMI_RC == 0)) || fail_later "lint-ko: exit $KMI_RC"
+for w in 'inTreeModulesToRemove "i915.ko" is a file name' 'modprobe.moduleName "mymod.ko" is a file name' \
+	'kanikoParams.tag cuts the builder image `registry.local:5000/kaniko/executor:v1.23` at its registry port'; do
+	jq -e --arg w "$w" '[.warnings[] | select(contains($w))] | length == 1' "$T/lint-ko.out" >/dev/null &&
+		ok "lint-ko: $w" || fail_later "lint-ko: no warning '$w' in $(jq -c .warnings "$T/lint-ko.out")"
+done
+kmi_run lint-ko2 "$KMODIMG" plan "$D/lint-ko.yaml" -k 6.1.0
+jq -e '[.warnings[] | select(contains("kanikoParams"))] == []' "$T/lint-ko2.out" >/dev/null &&
+	ok "lint-ko: no port warning with KMM's default builder" || fail_later "lint-ko2: $(cat "$T/lint-ko2.out")"
+
 # Every error, each with its place; nothing on stdout.
 expect_exit 1 invalid "$D/invalid.yaml" -k 6.1.0
 for e in 'invalid.yaml:10:11: error: regexp and literal are mutually exclusive properties at kernelMappings[0]' \

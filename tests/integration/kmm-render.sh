@@ -161,6 +161,27 @@ check nofw '.spec.initContainers[0].args == ["\nmkdir -p /tmp/opt/lib/modules;\n
 check nofw '.spec.serviceAccountName == "default" and .spec.imagePullSecrets == null'
 check nofw '.spec.initContainers[0].imagePullPolicy == null'
 
+# The worker's config file for rawArgs (internal/worker/testdata/config.yaml's shape):
+# nested lists as sigs.k8s.io/yaml writes them; args without rawArgs likewise.
+mod raw '      modprobe:
+        rawArgs: {load: [load, rawargs], unload: [unload, rawargs]}
+        firmwarePath: /some/path
+      kernelMappings:
+        - literal: 6.1.0
+          containerImage: registry.local/org/img:tag'
+render raw worker-pod "$T/raw.yaml" --kernel 6.1.0 --node n
+check raw '.metadata.annotations["kmm.node.kubernetes.io/worker-config"] == "containerImage: registry.local/org/img:tag\nimagePullPolicy: \"\"\ninsecurePull: false\nkernelVersion: 6.1.0\nmodprobe:\n  dirName: /opt\n  firmwarePath: /some/path\n  rawArgs:\n    load:\n    - load\n    - rawargs\n    unload:\n    - unload\n    - rawargs\n"'
+check raw '.spec.containers[0].securityContext == {"privileged":true}'
+mod args '      modprobe:
+        moduleName: test
+        parameters: [key0=value0, key1=value1]
+        args: {load: [load, args], unload: [unload, args]}
+      kernelMappings:
+        - literal: 6.1.0
+          containerImage: registry.local/org/img:tag'
+render args worker-pod "$T/args.yaml" --kernel 6.1.0 --node n
+check args '.metadata.annotations["kmm.node.kubernetes.io/worker-config"] | endswith("modprobe:\n  args:\n    load:\n    - load\n    - args\n    unload:\n    - unload\n    - args\n  dirName: /opt\n  moduleName: test\n  parameters:\n  - key0=value0\n  - key1=value1\n")'
+
 # Pull pod: a prebuilt image waits until it can be pulled.
 render pull-prebuilt pull-pod "$D/pull.yaml" --kernel 6.2.0
 check pull-prebuilt '.metadata.labels["kmm.node.kubernetes.io/pull-pod-type"] == "until-success"'

@@ -69,7 +69,6 @@ static inline void kmm_unescape(char *s)
 static inline int kmm_data_fields(char *line, char **f, int max)
 {
 	int n = 0;
-	char *save = NULL;
 
 	line[strcspn(line, "\n")] = '\0';
 	if (line[0] == '#' || line[0] == '\0')
@@ -83,6 +82,5 @@ static inline int kmm_data_fields(char *line, char **f, int max)
 		}
 		*p++ = '\0';
 	}
-	(void)save;
 	return n;
 }

@@ -30,7 +30,7 @@ static void test_envsubst_cases(void)
 {
 	FILE *f = kmm_data_open("envsubst.txt");
 	struct env_store e = { 0 };
-	char line[1024], *fl[3], err[256];
+	char line[1024], *fl[3] = { 0 }, err[256];
 	int ncases = 0;
 
 	while (fgets(line, sizeof(line), f)) {
@@ -42,7 +42,7 @@ static void test_envsubst_cases(void)
 			continue;
 		}
 		n = kmm_data_fields(line, fl, 3);
-		if (n == 0)
+		if (n < 2)
 			continue;
 		if (n == 2)
 			fl[2] = "";
@@ -71,7 +71,7 @@ static void test_envsubst_cases(void)
 static void test_kernel_env(void)
 {
 	FILE *f = kmm_data_open("kernel-env.txt");
-	char line[512], *fl[2];
+	char line[512], *fl[2] = { 0 };
 
 	while (fgets(line, sizeof(line), f)) {
 		struct kmi_arena a = { 0 };

@@ -7,7 +7,7 @@
 static void test_regex_cases(void)
 {
 	FILE *f = kmm_data_open("regex.txt");
-	char line[512], *fl[3], err[256];
+	char line[512], *fl[3] = { 0 }, err[256];
 	int n = 0;
 
 	while (fgets(line, sizeof(line), f)) {
@@ -41,7 +41,7 @@ static void test_regex_cases(void)
 static void test_kernel_strings(void)
 {
 	FILE *f = kmm_data_open("kernel.txt");
-	char line[512], *fl[4];
+	char line[512], *fl[4] = { 0 };
 
 	while (fgets(line, sizeof(line), f)) {
 		char *s;

@@ -85,8 +85,28 @@ static void test_validate_cases(void)
 	CHECK(n >= 50);
 }
 
+/* A scalar over the limit is refused with a message, not kept. */
+static void test_huge_scalar(void)
+{
+	size_t n = 2u << 20;
+	char *doc = malloc(n + 16);
+	struct kmm_diags d = { 0 };
+	struct kmm_set set;
+
+	memcpy(doc, "a: ", 3);
+	memset(doc + 3, 'x', n);
+	memcpy(doc + 3 + n, "\n", 2);
+	kmm_set_init(&set);
+	kmm_load_buffer(&set, "huge.yaml", doc, n + 4, &d);
+	CHECK(d.nerrors == 1 && strstr(d.msgs[0], "huge.yaml:1:4: error: invalid YAML: scalar too long"));
+	kmm_diags_free(&d);
+	kmm_set_free(&set);
+	free(doc);
+}
+
 int main(void)
 {
 	RUN(test_validate_cases);
+	RUN(test_huge_scalar);
 	CHECK_EXIT();
 }
