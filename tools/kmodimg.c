@@ -17,6 +17,7 @@ static const struct kmi_cmd *const commands[] = {
 	&kmi_cmd_pull,
 	&kmi_cmd_push,
 	&kmi_cmd_rmi,
+	&kmi_cmd_verify,
 };
 
 static void usage(FILE *f)

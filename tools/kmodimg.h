@@ -24,3 +24,4 @@ extern const struct kmi_cmd kmi_cmd_inspect;
 extern const struct kmi_cmd kmi_cmd_pull;
 extern const struct kmi_cmd kmi_cmd_push;
 extern const struct kmi_cmd kmi_cmd_rmi;
+extern const struct kmi_cmd kmi_cmd_verify;

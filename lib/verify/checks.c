@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The per-module checks, in the order the kernel's load_module() makes them:
+ * signature, ELF identity, vermagic, then each imported symbol (resolved,
+ * same CRC).  Messages use the kernel's own words where it has some, so a
+ * finding can be matched with what dmesg says.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/macro.h"
+#include "util/xalloc.h"
+#include "verify/verify-internal.h"
+
+static const char *machine_name(uint16_t m)
+{
+	switch (m) {
+	case EM_X86_64:
+		return "x86-64";
+	case EM_386:
+		return "i386";
+	case EM_AARCH64:
+		return "aarch64";
+	case EM_ARM:
+		return "arm";
+	case EM_PPC64:
+		return "ppc64";
+	case EM_S390:
+		return "s390";
+	case EM_RISCV:
+		return "riscv";
+	default:
+		return "other";
+	}
+}
+
+void kmi_check_elf(struct kmi_vctx *c, const struct kmi_vmod *m)
+{
+	const struct kmi_target *t = &c->t;
+	char ev[256];
+
+	if (m->problem) {
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "elf", m->name, m->problem,
+			       "rebuild the module; a truncated or corrupt file cannot be loaded",
+			       "Invalid module format: %s", m->problem);
+		return;
+	}
+	if (!t->arch_known)
+		return;
+	if (m->mf.elfclass == t->elfclass && m->mf.elfdata == t->elfdata &&
+	    m->mf.machine == t->machine)
+		return;
+	snprintf(ev, sizeof(ev), "module: ELF%d %s-endian %s (%u); kernel: ELF%d %s-endian %s (%u), from %s",
+		 m->mf.elfclass == ELFCLASS64 ? 64 : 32, m->mf.elfdata == ELFDATA2MSB ? "big" : "little",
+		 machine_name(m->mf.machine), m->mf.machine, t->elfclass == ELFCLASS64 ? 64 : 32,
+		 t->elfdata == ELFDATA2MSB ? "big" : "little", machine_name(t->machine), t->machine,
+		 t->arch_from);
+	kmi_report_add(c->rep, KMI_SEV_ERROR, "elf", m->name, ev,
+		       "build the module for the target's architecture (ARCH=, CROSS_COMPILE=)",
+		       "Invalid module format: built for another architecture");
+}
+
+void kmi_check_vermagic(struct kmi_vctx *c, const struct kmi_vmod *m)
+{
+	const struct kmi_target *t = &c->t;
+	struct kmi_vermagic mv, tv;
+	char words[128], ev[700];
+	unsigned diff;
+	_cleanup_free_ char *fix = NULL;
+
+	if (t->vermagic == NULL || m->problem)
+		return;
+	fix = xasprintf("rebuild the module against linux-headers-%s (the kernel's own build tree)",
+			t->kver);
+	if (m->vermagic == NULL || kmi_vermagic_parse(m->vermagic, &mv) < 0) {
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "vermagic", m->name, "no vermagic in .modinfo",
+			       fix, "no usable version magic: the kernel refuses it (\"bad vermagic\")");
+		return;
+	}
+	if (kmi_vermagic_parse(t->vermagic, &tv) < 0)
+		return;
+	diff = kmi_vermagic_diff(&mv, &tv);
+	if (!t->vermagic_exact)
+		diff &= ~(unsigned)KMI_VM_OTHER; /* a .config does not tell the arch words */
+	snprintf(ev, sizeof(ev), "module: '%s'; kernel: '%s' (from %s)", m->vermagic, t->vermagic,
+		 t->vermagic_from);
+	bool refused = t->vermagic_exact ? !kmi_vermagic_accepts(m->vermagic, t->vermagic, m->has_versions)
+					 : (diff & ~(unsigned)KMI_VM_RELEASE) ||
+						   ((diff & KMI_VM_RELEASE) && !m->has_versions);
+	if (refused) {
+		kmi_vermagic_describe(diff, words, sizeof(words));
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "vermagic", m->name, ev, fix,
+			       "version magic '%s' should be '%s' (differs in: %s)", m->vermagic,
+			       t->vermagic, words[0] ? words : "spacing");
+	} else if (diff & KMI_VM_RELEASE) {
+		kmi_report_add(c->rep, KMI_SEV_WARNING, "vermagic", m->name, ev, fix,
+			       "built for release %s, not %s: loads only because modversions "
+			       "checks symbol CRCs instead (see the modversions findings)",
+			       mv.release, tv.release);
+	}
+}
+
+/* The record of `name` in the module's __versions, or NULL. */
+static const struct kmi_import *find_import(const struct kmi_vmod *m, const char *name)
+{
+	for (uint32_t i = 0; i < m->mf.n_imports; i++)
+		if (m->mf.imports[i].versioned && streq(m->mf.imports[i].name, name))
+			return &m->mf.imports[i];
+	return NULL;
+}
+
+static bool has_link(const struct kmi_vctx *c)
+{
+	return c->host_target != NULL;
+}
+
+static void check_crc(struct kmi_vctx *c, const struct kmi_vmod *m, const struct kmi_import *im,
+		      const struct kmi_ksym *k, const char *provider, const char *from)
+{
+	const struct kmi_import *rec;
+	char ev[512];
+	_cleanup_free_ char *fix = NULL;
+
+	if (!c->t.modversions || !k->has_crc || !m->has_versions)
+		return;
+	rec = im->versioned ? im : find_import(m, im->name);
+	if (rec == NULL || (uint32_t)rec->crc == k->crc)
+		return;
+	snprintf(ev, sizeof(ev), "module's __versions: 0x%08x; %s exports 0x%08x (%s)",
+		 (uint32_t)rec->crc, provider, k->crc, from);
+	fix = k->owner && kmi_strmap_get(&c->by_name, k->owner)
+		      ? xasprintf("rebuild %s and %s together (KBUILD_EXTRA_SYMBOLS=<%s's "
+				  "Module.symvers>) against linux-headers-%s",
+				  m->name, k->owner, k->owner, c->t.kver)
+		      : xasprintf("rebuild the module against linux-headers-%s", c->t.kver);
+	kmi_report_add(c->rep, KMI_SEV_ERROR, "modversions", m->name, ev, fix,
+		       "disagrees about version of symbol %s", im->name);
+}
+
+static void check_import(struct kmi_vctx *c, const struct kmi_vmod *m, const struct kmi_import *im)
+{
+	const struct kmi_ksym *k = kmi_symset_get(&c->t.syms, im->name);
+	const struct kmi_ksym *own = kmi_symset_get(&c->exports, im->name);
+	_cleanup_free_ char *ev = NULL, *fix = NULL, *deps = NULL;
+
+	if (k != NULL && k->owner == NULL) {
+		check_crc(c, m, im, k, "the kernel",
+			  c->o->symvers ? "Module.symvers" : "inferred from the tree's modules");
+		return;
+	}
+	/* __versions records that name no undefined symbol: only module_layout */
+	if (streq(im->name, "module_layout"))
+		return;
+	if (own != NULL) {
+		if (!streq(own->owner, m->name))
+			check_crc(c, m, im, own, own->owner, "in the image");
+		return;
+	}
+	if (k != NULL) {
+		check_crc(c, m, im, k, k->owner, "the target's module");
+		if (has_link(c))
+			return;
+		ev = xasprintf("%s is exported by the target's module %s", im->name, k->owner);
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "host-link", m->name, ev,
+				       "build with --in-tree-link host, so modules.dep reaches the "
+				       "target's modules through <dir-name>/lib/modules/<kver>/host",
+				       "needs in-tree module %s, but the image has no host link", k->owner);
+		return;
+	}
+	if (im->weak || !c->t.have_syms)
+		return;
+	deps = m->depends && *m->depends ? xasprintf("; modinfo depends: %s", m->depends) : NULL;
+	ev = xasprintf("exported neither by the kernel (%s) nor by a module in the image%s%s",
+		       c->t.kernel_complete ? "Module.symvers"
+					    : "no Module.symvers: vmlinux known only from the tree",
+		       c->t.have_tree ? " or the target tree" : "", deps ? deps : "");
+	fix = xasprintf("add the module that exports %s to the image, or build against a kernel "
+			"that exports it", im->name);
+	kmi_report_add(c->rep, c->t.kernel_complete ? KMI_SEV_ERROR : KMI_SEV_WARNING, "symbols",
+		       m->name, ev, fix, "Unknown symbol %s", im->name);
+}
+
+void kmi_check_symbols(struct kmi_vctx *c, const struct kmi_vmod *m)
+{
+	if (m->problem)
+		return;
+	for (uint32_t i = 0; i < m->mf.n_imports; i++)
+		check_import(c, m, &m->mf.imports[i]);
+}
