@@ -141,7 +141,9 @@ static void check_crc(struct kmi_vctx *c, const struct kmi_vmod *m, const struct
 		       "disagrees about version of symbol %s", im->name);
 }
 
-static void check_import(struct kmi_vctx *c, const struct kmi_vmod *m, const struct kmi_import *im)
+/* Checks one import; returns the target tree's module it needs through the link, or NULL. */
+static const char *check_import(struct kmi_vctx *c, const struct kmi_vmod *m,
+				const struct kmi_import *im)
 {
 	const struct kmi_ksym *k = kmi_symset_get(&c->t.syms, im->name);
 	const struct kmi_ksym *own = kmi_symset_get(&c->exports, im->name);
@@ -150,29 +152,22 @@ static void check_import(struct kmi_vctx *c, const struct kmi_vmod *m, const str
 	if (k != NULL && k->owner == NULL) {
 		check_crc(c, m, im, k, "the kernel",
 			  c->o->symvers ? "Module.symvers" : "inferred from the tree's modules");
-		return;
+		return NULL;
 	}
 	/* __versions records that name no undefined symbol: only module_layout */
 	if (streq(im->name, "module_layout"))
-		return;
+		return NULL;
 	if (own != NULL) {
 		if (!streq(own->owner, m->name))
 			check_crc(c, m, im, own, own->owner, "in the image");
-		return;
+		return NULL;
 	}
 	if (k != NULL) {
 		check_crc(c, m, im, k, k->owner, "the target's module");
-		if (has_link(c))
-			return;
-		ev = xasprintf("%s is exported by the target's module %s", im->name, k->owner);
-		kmi_report_add(c->rep, KMI_SEV_ERROR, "host-link", m->name, ev,
-				       "build with --in-tree-link host, so modules.dep reaches the "
-				       "target's modules through <dir-name>/lib/modules/<kver>/host",
-				       "needs in-tree module %s, but the image has no host link", k->owner);
-		return;
+		return has_link(c) ? NULL : k->owner;
 	}
 	if (im->weak || !c->t.have_syms)
-		return;
+		return NULL;
 	deps = m->depends && *m->depends ? xasprintf("; modinfo depends: %s", m->depends) : NULL;
 	ev = xasprintf("exported neither by the kernel (%s) nor by a module in the image%s%s",
 		       c->t.kernel_complete ? "Module.symvers"
@@ -182,12 +177,51 @@ static void check_import(struct kmi_vctx *c, const struct kmi_vmod *m, const str
 			"that exports it", im->name);
 	kmi_report_add(c->rep, c->t.kernel_complete ? KMI_SEV_ERROR : KMI_SEV_WARNING, "symbols",
 		       m->name, ev, fix, "Unknown symbol %s", im->name);
+	return NULL;
+}
+
+/* One finding per in-tree module needed without a link, naming the symbols. */
+struct link_need {
+	const char *owner;
+	struct kmi_buf syms;
+};
+
+static void need_link(struct link_need *needs, size_t *n, size_t max, const char *owner,
+		      const char *sym)
+{
+	size_t i;
+
+	for (i = 0; i < *n && !streq(needs[i].owner, owner); i++)
+		;
+	if (i == *n) {
+		if (*n == max)
+			return;
+		needs[(*n)++] = (struct link_need){ .owner = owner };
+	}
+	kmi_buf_printf(&needs[i].syms, "%s%s", needs[i].syms.len ? ", " : "", sym);
 }
 
 void kmi_check_symbols(struct kmi_vctx *c, const struct kmi_vmod *m)
 {
+	struct link_need needs[32];
+	size_t n = 0;
+
 	if (m->problem)
 		return;
-	for (uint32_t i = 0; i < m->mf.n_imports; i++)
-		check_import(c, m, &m->mf.imports[i]);
+	for (uint32_t i = 0; i < m->mf.n_imports; i++) {
+		const char *owner = check_import(c, m, &m->mf.imports[i]);
+		if (owner)
+			need_link(needs, &n, ARRAY_SIZE(needs), owner, m->mf.imports[i].name);
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *ev = NULL;
+		kmi_buf_putc(&needs[i].syms, '\0');
+		ev = xasprintf("the target's module %s exports %s", needs[i].owner, needs[i].syms.data);
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "host-link", m->name, ev,
+			       "build with --in-tree-link host, so modules.dep reaches the target's "
+			       "modules through <dir-name>/lib/modules/<kver>/host",
+			       "needs in-tree module %s, but the image has no host link",
+			       needs[i].owner);
+		kmi_buf_free(&needs[i].syms);
+	}
 }
