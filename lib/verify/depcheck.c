@@ -96,12 +96,40 @@ static int run_depmod(struct kmi_vctx *c, const char *tmp, const char *link,
 	return r == 0 ? 0 : -EINVAL;
 }
 
-static bool same_file(const char *a, const char *b)
+/* The first line where two texts differ, for the evidence. */
+static char *first_difference(const struct kmi_buf *have, const struct kmi_buf *want)
+{
+	size_t line = 1, i = 0, hs, ws;
+
+	while (i < have->len && i < want->len && have->data[i] == want->data[i]) {
+		if (have->data[i] == '\n')
+			line++;
+		i++;
+	}
+	for (hs = i; hs > 0 && have->data[hs - 1] != '\n'; hs--)
+		;
+	for (ws = i; ws > 0 && want->data[ws - 1] != '\n'; ws--)
+		;
+	int hl = (int)strcspn(have->data + hs, "\n"), wl = (int)strcspn(want->data + ws, "\n");
+	return xasprintf("line %zu: the image has `%.*s`, depmod computes `%.*s`", line,
+			 hs < have->len ? (hl > 200 ? 200 : hl) : 0, have->data + hs,
+			 ws < want->len ? (wl > 200 ? 200 : wl) : 0, want->data + ws);
+}
+
+/* 1 same, 0 different (*diff says where, for text files). */
+static int same_file(const char *a, const char *b, bool text, char **diff)
 {
 	struct kmi_buf x = { 0 }, y = { 0 };
-	bool same = kmi_read_file(a, 1u << 30, &x) == 0 && kmi_read_file(b, 1u << 30, &y) == 0 &&
-		    x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+	int same = kmi_read_file(a, 1u << 30, &x) == 0 && kmi_read_file(b, 1u << 30, &y) == 0 &&
+		   x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
 
+	if (!same && text && diff) {
+		kmi_buf_putc(&x, '\0');
+		kmi_buf_putc(&y, '\0');
+		x.len--;
+		y.len--;
+		*diff = first_difference(&x, &y);
+	}
 	kmi_buf_free(&x);
 	kmi_buf_free(&y);
 	return same;
@@ -112,6 +140,9 @@ static void compare(struct kmi_vctx *c, const char *tmp)
 	for (size_t i = 0; i < ARRAY_SIZE(outputs); i++) {
 		const char *name = outputs[i];
 		_cleanup_free_ char *have = xasprintf("%s/%s", c->moddir, name);
+		_cleanup_free_ char *shown = xasprintf("%s/%s", c->rep->moddir, name);
+		_cleanup_free_ char *diff = NULL;
+		bool bin = strstr(name, ".bin") != NULL;
 		_cleanup_free_ char *want = xasprintf("%s/out0/lib/modules/%s/%s", tmp, c->o->kver, name);
 		_cleanup_free_ char *want2 = xasprintf("%s/out1/lib/modules/%s/%s", tmp, c->o->kver, name);
 		_cleanup_free_ char *fix = xasprintf("run depmod on the image's tree again (kmodimg build "
@@ -123,17 +154,19 @@ static void compare(struct kmi_vctx *c, const char *tmp)
 		if (stat(want, &st) < 0)
 			continue;
 		if (lstat(have, &st) < 0 || !S_ISREG(st.st_mode)) {
-			kmi_report_add(c->rep, sev, "depmod", NULL, have, fix, "%s is missing%s", name,
+			kmi_report_add(c->rep, sev, "depmod", NULL, shown, fix, "%s is missing%s", name,
 				       essential(name) ? ": modprobe cannot resolve the modules" : "");
 			continue;
 		}
-		if (same_file(have, want))
+		if (same_file(have, want, !bin, &diff))
 			continue;
-		if (strstr(name, ".bin") && access(want2, F_OK) == 0 && same_file(have, want2))
+		if (bin && access(want2, F_OK) == 0 && same_file(have, want2, false, NULL))
 			continue;
-		kmi_report_add(c->rep, sev, "depmod", NULL, have, fix,
+		kmi_report_add(c->rep, sev, "depmod", NULL, diff ? diff : shown, fix,
 			       "%s is stale: it differs from what depmod computes for the image's modules%s",
-			       name, c->t.have_tree ? "" : " (no target tree to resolve the in-tree link)");
+			       name, c->link_name && !c->t.have_tree
+					     ? " (the target tree has no modules for the in-tree link)"
+					     : "");
 	}
 }
 

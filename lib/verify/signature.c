@@ -140,7 +140,8 @@ int kmi_modsig_load_cert(const char *path, void **cert, struct kmi_error **err)
 
 	if (b == NULL) {
 		ERR_clear_error();
-		return kmi_error_set(err, errno ? errno : EIO, "opening certificate `%s`", path);
+		return kmi_error_set(err, KMI_EUSAGE, "opening certificate `%s`: %s", path,
+				     strerror(errno ? errno : EIO));
 	}
 	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 	if (x == NULL) {

@@ -95,7 +95,8 @@ static int load_symvers(struct kmi_target *t, const char *path, struct kmi_error
 
 	if (r < 0) {
 		kmi_buf_free(&b);
-		return kmi_error_set(err, -r, "reading `%s`", path);
+		/* the user's file: unusable is a usage or access error (exit 2) */
+		return kmi_error_set(err, KMI_EUSAGE, "reading `%s`: %s", path, strerror(-r));
 	}
 	r = kmi_symvers_parse(&t->syms, b.data ? b.data : "", b.len, path, err);
 	kmi_buf_free(&b);

@@ -6,6 +6,9 @@
                                       padded with NULs)
   modpatch.py unsign FILE             drop an appended signature
   modpatch.py flip FILE               flip one byte inside .text (content change)
+  modpatch.py modinfo FILE KEY= NEW   replace the .modinfo entry starting with KEY=
+                                      by NEW (no longer; padded with NULs)
+  modpatch.py machine FILE N          set e_machine to N
 """
 import struct
 import sys
@@ -63,6 +66,22 @@ def main():
     elif cmd == "flip":
         off, size = secs[".text"] if ".text" in secs else secs[".modinfo"]
         data[off] ^= 0xFF
+    elif cmd == "modinfo":
+        key, new = sys.argv[3].encode(), sys.argv[4].encode()
+        off, size = secs[".modinfo"]
+        i = off
+        while i < off + size:
+            end = data.index(b"\0", i)
+            if data[i:end].startswith(key):
+                if len(new) > end - i:
+                    sys.exit("new entry is longer")
+                data[i:end] = new + b"\0" * (end - i - len(new))
+                break
+            i = end + 1
+        else:
+            sys.exit(f"{path}: no .modinfo entry {sys.argv[3]}")
+    elif cmd == "machine":
+        struct.pack_into("<H", data, 18, int(sys.argv[3]))
     else:
         sys.exit(__doc__)
     open(path, "wb").write(data)
