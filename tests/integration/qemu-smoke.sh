@@ -81,4 +81,5 @@ kmi_qemu_script "$root" "$KMI_TMP/guest.sh"
 
 step "boot"
 kmi_qemu_run "$root"
+step "guest done"
 pass

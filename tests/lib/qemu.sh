@@ -19,8 +19,9 @@
 # Inside the guest the script runs under busybox sh with PATH
 # /usr/bin:/usr/sbin:/bin:/sbin, after `. /lib/kmi-guest.sh` (check,
 # check_loaded, ... print "GUEST ok: ..." / "GUEST FAIL: ..." lines, which
-# kmi_qemu_run turns into ok / fail_later on the host). The script's exit
-# status and a marker line follow; then the guest powers off.
+# kmi_qemu_run turns into ok / fail_later on the host). Then /init prints
+# the marker line "KMI-QEMU-DONE rc=N" (N: the number of failed checks, or
+# the status the script exited with) and powers the guest off.
 #
 # Pitfalls handled here (../shared/reference/test-rig.md §4): KVM does
 # not work on these machines (-accel tcg); qemu's exit status means
