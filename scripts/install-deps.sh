@@ -36,7 +36,7 @@ current_kver() {
 		sed -n 's/.*Depends: linux-image-\(.*\)/\1/p' | head -1
 }
 
-build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev make jq)
+build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev libkmod-dev make jq)
 # qemu-system-x86 boots Debian's kernel for the real-kernel tests
 # (tests/lib/qemu.sh); it depends on seabios and ipxe-qemu (its firmware
 # ROMs), which come along even with --no-install-recommends. The kernel

@@ -11,7 +11,7 @@ secs=${KMODIMG_FUZZ_SECONDS:-10}
 
 kmi_setup
 corpus=$KMI_TMP/corpus
-mkdir -p "$corpus/mod" "$corpus/cfg" "$corpus/idx"
+mkdir -p "$corpus/mod" "$corpus/cfg" "$corpus/idx" "$corpus/modconfig"
 kmi_build_examples "$KMI_TMP/ex"
 cp "$KMI_TMP"/ex/*.ko "$corpus/mod/"
 for f in "$corpus"/mod/*.ko; do
@@ -22,6 +22,23 @@ done
 printf 'search updates built-in host\noverride vfat * extra\nexternal 6.* /opt/x\nexclude build\n' \
 	>"$corpus/cfg/seed.conf"
 printf 'symbol:foo m1\nsymbol:foobar m2\npci:v*d[0-9] m3\n' >"$corpus/idx/seed"
+# KMM's internal/worker/testdata/config.yaml, with the other keys and an alias.
+cat >"$corpus/modconfig/seed.yaml" <<'EOF2'
+kernelVersion: 6.1.0-56-amd64
+containerImage: registry.local/org/img:tag
+imagePullPolicy: IfNotPresent
+insecurePull: true
+inTreeModulesToRemove: &l [intree1, intree2]
+inTreeModuleToRemove: intree0
+modprobe:
+  moduleName: test
+  parameters: [key0=value0, key1=value1]
+  dirName: /path
+  args:    {load: [load, args],    unload: [unload, args]}
+  rawArgs: {load: [load, rawargs], unload: [unload, rawargs]}
+  firmwarePath: /some/path
+  modulesLoadingOrder: *l
+EOF2
 
 run_fuzzer() {
 	local name=$1 dir=$2 log=$KMI_TMP/$1.log
@@ -37,4 +54,5 @@ run_fuzzer() {
 run_fuzzer fuzz-modfile "$corpus/mod"
 run_fuzzer fuzz-depmod-config "$corpus/cfg"
 run_fuzzer fuzz-index "$corpus/idx"
+run_fuzzer fuzz-modconfig "$corpus/modconfig"
 pass
