@@ -25,3 +25,6 @@ extern const struct kmi_cmd kmi_cmd_pull;
 extern const struct kmi_cmd kmi_cmd_push;
 extern const struct kmi_cmd kmi_cmd_rmi;
 extern const struct kmi_cmd kmi_cmd_verify;
+extern const struct kmi_cmd kmi_cmd_load;
+extern const struct kmi_cmd kmi_cmd_unload;
+extern const struct kmi_cmd kmi_cmd_worker;

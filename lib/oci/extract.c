@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1349,6 +1351,64 @@ static int dir_is_empty(const char *path, bool *empty)
 	return 0;
 }
 
+/*
+ * A temp dir is named `NAME.kmodimg-tmp-PID-XXXXXX` (`.kmodimg-tmp-PID-XXXXXX`
+ * inside an existing destination) and flock'ed by its extraction while it
+ * runs.  One left by a killed run is removed by the next extraction into the
+ * same directory: only when its pid is gone and its lock can be taken (the
+ * lock also covers a pid from another pid namespace).
+ */
+static bool stale_temp(int dirfd, const char *name)
+{
+	const char *p = strstr(name, ".kmodimg-tmp-");
+	_cleanup_close_ int fd = -1;
+	char *end;
+	long pid;
+
+	if (p == NULL)
+		return false;
+	p += strlen(".kmodimg-tmp-");
+	if (*p < '1' || *p > '9')
+		return false;
+	pid = strtol(p, &end, 10);
+	if (*end != '-' || strlen(end + 1) != 6 || pid <= 0 || pid > INT_MAX)
+		return false;
+	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return false;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+}
+
+/* Removes stale temp dirs in dir (see above); failures only leave them there. */
+static void clean_stale_temps(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct kmi_buf names = { 0 };
+
+	if (fd < 0 || list_dir(fd, &names) < 0) {
+		kmi_buf_free(&names);
+		return;
+	}
+	for (size_t off = 0; off < names.len; off += strlen(names.data + off) + 1) {
+		if (stale_temp(fd, names.data + off))
+			remove_at(fd, names.data + off, 0);
+	}
+	kmi_buf_free(&names);
+}
+
+/* The directory holding path (path is modified). */
+static const char *parent_of(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return ".";
+	if (slash == path)
+		return "/";
+	*slash = '\0';
+	return path;
+}
+
 static void ex_free(struct ex *x)
 {
 	drop_cache(x);
@@ -1413,9 +1473,14 @@ int kmi_extract_layers(kmi_extract_next_fn *next, void *userdata, const char *de
 		base[--len] = '\0';
 	if (len == 0)
 		return kmi_error_set(err, KMI_EUSAGE, "empty destination path");
+	{
+		_cleanup_free_ char *parent = xstrdup(base);
+		clean_stale_temps(parent_of(parent));
+	}
 	if (stat(dest, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			return kmi_error_set(err, KMI_EUSAGE, "`%s` exists and is not a directory", dest);
+		clean_stale_temps(dest);
 		if ((r = dir_is_empty(dest, &empty)) < 0)
 			return kmi_error_set(err, -r, "reading `%s`", dest);
 		if (!empty)
@@ -1423,18 +1488,20 @@ int kmi_extract_layers(kmi_extract_next_fn *next, void *userdata, const char *de
 					     "`%s` is not empty (the destination must not exist, or be an empty directory)",
 					     dest);
 		new_dest = false;
-		tmp = xasprintf("%s/.kmodimg-tmp-XXXXXX", base);
+		tmp = xasprintf("%s/.kmodimg-tmp-%d-XXXXXX", base, (int)getpid());
 	} else if (errno == ENOENT) {
 		new_dest = true;
-		tmp = xasprintf("%s.kmodimg-tmp-XXXXXX", base);
+		tmp = xasprintf("%s.kmodimg-tmp-%d-XXXXXX", base, (int)getpid());
 	} else {
 		return kmi_error_set(err, errno, "`%s`", dest);
 	}
 	if (mkdtemp(tmp) == NULL)
 		return kmi_error_set(err, errno, "creating a temp dir for `%s`", dest);
 	x.rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (x.rootfd < 0) {
+	if (x.rootfd < 0 || flock(x.rootfd, LOCK_EX | LOCK_NB) < 0) {
 		r = kmi_error_set(err, errno, "opening `%s`", tmp);
+		if (x.rootfd >= 0)
+			close(x.rootfd);
 		rmdir(tmp);
 		return r;
 	}

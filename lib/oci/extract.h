@@ -14,10 +14,12 @@
  * hostile.
  *
  * Destination: DEST must not exist (the layers are applied in a sibling temp
- * dir, `DEST.kmodimg-tmp-XXXXXX`, renamed to DEST when everything is in
+ * dir, `DEST.kmodimg-tmp-PID-XXXXXX`, renamed to DEST when everything is in
  * place) or be an empty directory (the temp dir is created inside it, e.g. on
  * the same mount, and its entries are moved up at the end).  On any error the
- * temp dir is removed: DEST does not exist, or is still empty.
+ * temp dir is removed: DEST does not exist, or is still empty.  The temp
+ * dir is flock'ed while in use; one left by a killed run (its pid gone, its
+ * lock free) is removed by the next extraction into the same directory.
  *
  * Paths: an entry's path is relative; a leading "./", "." components and
  * repeated slashes are dropped; an absolute path, a ".." component, an empty

@@ -11,7 +11,7 @@ secs=${KMODIMG_FUZZ_SECONDS:-10}
 
 kmi_setup
 corpus=$KMI_TMP/corpus
-mkdir -p "$corpus/mod" "$corpus/cfg" "$corpus/idx"
+mkdir -p "$corpus/mod" "$corpus/cfg" "$corpus/idx" "$corpus/modconfig"
 kmi_build_examples "$KMI_TMP/ex"
 cp "$KMI_TMP"/ex/*.ko "$corpus/mod/"
 for f in "$corpus"/mod/*.ko; do
@@ -39,6 +39,23 @@ if [[ -n $signfile ]] && command -v openssl >/dev/null; then
 	"$signfile" sha256 "$KMI_TMP/seed.key" "$KMI_TMP/seed.crt" "$KMI_TMP/signed.ko"
 	{ printf '\1'; cat "$KMI_TMP/signed.ko"; } >"$corpus/verify/signed"
 fi
+# KMM's internal/worker/testdata/config.yaml, with the other keys and an alias.
+cat >"$corpus/modconfig/seed.yaml" <<'EOF2'
+kernelVersion: 6.1.0-56-amd64
+containerImage: registry.local/org/img:tag
+imagePullPolicy: IfNotPresent
+insecurePull: true
+inTreeModulesToRemove: &l [intree1, intree2]
+inTreeModuleToRemove: intree0
+modprobe:
+  moduleName: test
+  parameters: [key0=value0, key1=value1]
+  dirName: /path
+  args:    {load: [load, args],    unload: [unload, args]}
+  rawArgs: {load: [load, rawargs], unload: [unload, rawargs]}
+  firmwarePath: /some/path
+  modulesLoadingOrder: *l
+EOF2
 
 run_fuzzer() {
 	local name=$1 dir=$2 log=$KMI_TMP/$1.log
@@ -55,4 +72,5 @@ run_fuzzer fuzz-modfile "$corpus/mod"
 run_fuzzer fuzz-depmod-config "$corpus/cfg"
 run_fuzzer fuzz-index "$corpus/idx"
 run_fuzzer fuzz-verify "$corpus/verify"
+run_fuzzer fuzz-modconfig "$corpus/modconfig"
 pass

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * init_module(2)'s errno values say little ("Invalid argument"); each one
+ * has a few known causes on a node, and a fix.  What we can check here
+ * (the module's vermagic against this kernel, its parameter names) we
+ * check, so the message says which cause it is.
+ */
+#include <errno.h>
+#include <libkmod.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/macro.h"
+#include "util/xalloc.h"
+#include "worker/worker.h"
+
+/* The module's modinfo value for key (first one), malloc'ed, or NULL. */
+static char *modinfo(struct kmod_module *m, const char *key)
+{
+	struct kmod_list *info = NULL, *l;
+	char *v = NULL;
+
+	if (kmod_module_get_info(m, &info) < 0)
+		return NULL;
+	kmod_list_foreach(l, info) {
+		if (streq(kmod_module_info_get_key(l), key)) {
+			const char *val = kmod_module_info_get_value(l);
+			v = xstrdup(val ? val : "");
+			break;
+		}
+	}
+	kmod_module_info_free_list(info);
+	return v;
+}
+
+/* A parameter of options ("a=1 b") the module does not declare, or NULL. */
+static char *unknown_param(struct kmod_module *m, const char *options)
+{
+	struct kmod_list *info = NULL, *l;
+	_cleanup_free_ char *copy = xstrdup(options ? options : "");
+	char *save = NULL, *unknown = NULL;
+
+	if (kmod_module_get_info(m, &info) < 0)
+		return NULL;
+	for (char *w = strtok_r(copy, " ", &save); w && !unknown; w = strtok_r(NULL, " ", &save)) {
+		size_t len = strcspn(w, "=");
+		bool found = false;
+
+		kmod_list_foreach(l, info) {
+			const char *v = kmod_module_info_get_value(l);
+			if (streq(kmod_module_info_get_key(l), "parmtype") && v != NULL &&
+			    strncmp(v, w, len) == 0 && v[len] == ':')
+				found = true;
+		}
+		if (!found)
+			unknown = xstrndup(w, len);
+	}
+	kmod_module_info_free_list(info);
+	return unknown;
+}
+
+static int vermagic_error(struct kmod_module *m, const char *name, const char *kver,
+			  struct kmi_error **err)
+{
+	_cleanup_free_ char *vm = modinfo(m, "vermagic");
+	size_t len = vm ? strcspn(vm, " ") : 0;
+
+	if (vm != NULL && (strlen(kver) != len || strncmp(vm, kver, len) != 0))
+		return kmi_error_set(err, KMI_EFORMAT,
+				     "`%s` was built for kernel %.*s but this is %s (vermagic `%s`): "
+				     "build the image for this kernel, from its own headers",
+				     name, (int)len, vm, kver, vm);
+	return kmi_error_set(err, KMI_EFORMAT,
+			     "`%s`: the kernel refused its format (Exec format error): its vermagic "
+			     "`%s` does not match this kernel's build options (SMP, PREEMPT, "
+			     "MODVERSIONS...), or it is for another architecture or compressed in a "
+			     "way this kernel cannot read; rebuild it against this kernel's own headers "
+			     "(dmesg has the kernel's words)", name, vm ? vm : "(none)");
+}
+
+int kmi_explain_insert(struct kmod_module *m, const char *options, const char *kver, int errnum,
+		       struct kmi_error **err)
+{
+	const char *name = kmod_module_get_name(m);
+	_cleanup_free_ char *param = NULL;
+
+	switch (errnum) {
+	case ENOEXEC:
+		return vermagic_error(m, name, kver, err);
+	case EINVAL:
+		return kmi_error_set(err, EINVAL,
+				     "`%s`: Invalid argument: most often the module disagrees with this "
+				     "kernel about a symbol's version (CRC mismatch: dmesg says "
+				     "\"disagrees about version of symbol\"): it was built against other "
+				     "headers or Module.symvers than this kernel's; rebuild it for exactly "
+				     "this kernel.  Otherwise a parameter value is out of range",
+				     name);
+	case ENOENT:
+		param = unknown_param(m, options);
+		if (param != NULL)
+			return kmi_error_set(err, KMI_EUSAGE,
+					     "`%s` has no parameter `%s` (modinfo -p lists the ones it has)",
+					     name, param);
+		return kmi_error_set(err, ENOENT,
+				     "`%s`: Unknown symbol in module: it needs a symbol no loaded module "
+				     "exports (dmesg names it).  A module it depends on is missing from "
+				     "the image's modules.dep (rebuild the image with it, or with the "
+				     "in-tree link so in-tree dependencies resolve), or was built for "
+				     "another kernel",
+				     name);
+	case EKEYREJECTED:
+		return kmi_error_set(err, EKEYREJECTED,
+				     "`%s`: Key was rejected by service: this kernel only loads modules "
+				     "signed with a key it trusts (Secure Boot lockdown or "
+				     "module.sig_enforce) and this module's signature is missing, bad, or "
+				     "made with an unknown key; sign it with a key enrolled in the "
+				     "kernel's keyring (e.g. a MOK enrolled with mokutil)",
+				     name);
+	case ENOKEY:
+		return kmi_error_set(err, ENOKEY,
+				     "`%s`: Required key not available: the module is signed with a key "
+				     "this kernel does not have in its keyrings; enroll the signing key "
+				     "(mokutil --import) or sign with one the kernel trusts",
+				     name);
+	case EPERM:
+		return kmi_error_set(err, EPERM,
+				     "`%s`: Operation not permitted: loading modules needs root "
+				     "(CAP_SYS_MODULE), and is impossible once kernel.modules_disabled is "
+				     "set or lockdown forbids unsigned modules",
+				     name);
+	case EBUSY:
+		return kmi_error_set(err, EBUSY, "`%s`: Device or resource busy: the module is "
+				     "being loaded or removed by someone else; try again", name);
+	default:
+		return kmi_error_set(err, errnum, "inserting `%s` (%s): %s", name,
+				     kmod_module_get_path(m) ? kmod_module_get_path(m) : "?",
+				     strerror(errnum));
+	}
+}

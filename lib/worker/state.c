@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The node keeps one extracted tree per image digest.  A tag that moves
+ * gives a new digest, hence a new tree; an unchanged one is reused without
+ * touching its layers.  kmi_extract_manifest() lands the tree by a rename,
+ * so a directory with the digest's name is always complete, and the lock
+ * keeps two runs from extracting the same digest at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oci/extract.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/xalloc.h"
+#include "worker/worker.h"
+
+static int take_lock(const char *state_dir, int *lockfd, struct kmi_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/.lock", state_dir);
+	int r = kmi_mkdir_p(state_dir, 0755);
+
+	if (r < 0)
+		return kmi_error_set(err, -r == EACCES || -r == EROFS ? KMI_EUSAGE : -r,
+				     "creating the state directory `%s`: %s", state_dir,
+				     strerror(-r));
+	*lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*lockfd < 0)
+		return kmi_error_set(err, errno == EACCES ? KMI_EUSAGE : errno, "opening `%s`: %s",
+				     path, strerror(errno));
+	while (flock(*lockfd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			r = kmi_error_set(err, errno, "locking `%s`", path);
+			kmi_state_release(lockfd);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void kmi_state_release(int *lockfd)
+{
+	if (*lockfd >= 0)
+		close(*lockfd); /* drops the flock */
+	*lockfd = -1;
+}
+
+/* "sha256:abc..." -> "sha256-abc...": one path component. */
+static char *digest_dir(const char *state_dir, const char *digest)
+{
+	char *p = xasprintf("%s/%s", state_dir, digest);
+	char *colon = strrchr(p, ':');
+
+	if (colon != NULL && colon > p + strlen(state_dir))
+		*colon = '-';
+	return p;
+}
+
+static bool digest_ok(const char *d)
+{
+	return strncmp(d, "sha256:", 7) == 0 && strlen(d) == 71 &&
+	       strspn(d + 7, "0123456789abcdef") == 64;
+}
+
+int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root,
+		     char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
+{
+	struct kmi_manifest_data md = { 0 };
+	_cleanup_free_ char *dir = NULL;
+	struct stat st;
+	int r;
+
+	*root = NULL;
+	*lockfd = -1;
+	if ((r = kmi_endpoint_get_manifest(ep, NULL, &md, err)) < 0 ||
+	    (r = kmi_select_platform(ep, &md, err)) < 0)
+		goto out;
+	if (!digest_ok(md.digest)) {
+		r = kmi_error_set(err, KMI_EPROTO, "unexpected manifest digest `%s`", md.digest);
+		goto out;
+	}
+	if ((r = take_lock(state_dir, lockfd, err)) < 0)
+		goto out;
+	dir = digest_dir(state_dir, md.digest);
+	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		kmi_info("image %s already extracted in `%s`\n", md.digest, dir);
+	} else if ((r = kmi_extract_manifest(ep, &md, dir, NULL, err)) < 0) {
+		kmi_error_wrap(err, "extracting the image into `%s`", dir);
+		kmi_state_release(lockfd);
+		goto out;
+	}
+	memcpy(digest, md.digest, KMI_DIGEST_LEN);
+	*root = TAKE_PTR(dir);
+out:
+	free(md.data);
+	return r;
+}
