@@ -198,7 +198,7 @@ static void need_link(struct link_need *needs, size_t *n, size_t max, const char
 			return;
 		needs[(*n)++] = (struct link_need){ .owner = owner };
 	}
-	kmi_buf_printf(&needs[i].syms, "%s%s", needs[i].syms.len ? ", " : "", sym);
+	kmi_buf_printf(&needs[i].syms, "%sUnknown symbol %s", needs[i].syms.len ? "; " : "", sym);
 }
 
 void kmi_check_symbols(struct kmi_vctx *c, const struct kmi_vmod *m)
@@ -216,7 +216,9 @@ void kmi_check_symbols(struct kmi_vctx *c, const struct kmi_vmod *m)
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *ev = NULL;
 		kmi_buf_putc(&needs[i].syms, '\0');
-		ev = xasprintf("the target's module %s exports %s", needs[i].owner, needs[i].syms.data);
+		ev = xasprintf("the kernel would say: %s (exported by the target's module %s, which "
+			       "modprobe cannot reach from the image without the link)",
+			       needs[i].syms.data, needs[i].owner);
 		kmi_report_add(c->rep, KMI_SEV_ERROR, "host-link", m->name, ev,
 			       "build with --in-tree-link host, so modules.dep reaches the target's "
 			       "modules through <dir-name>/lib/modules/<kver>/host",
