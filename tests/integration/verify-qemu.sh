@@ -10,9 +10,13 @@
 # Cases: good (a, b); a wrong CRC in __versions; a vermagic flag mismatch;
 # a missing dependency; an in-tree dependency without the host link, then
 # with it (and the firmware in the image); an in-tree module of Debian's
-# 6.12 kernel (a module from another kernel), when apt can fetch it.
-# Byte-patched modules are unsigned (examples are built unsigned), so the
-# kernel gets past the signature check to the cause under test.
+# 6.12 kernel (a module from another kernel), when apt can fetch it; and
+# signatures the kernel checks with its own key: Debian's signed crc8.ko
+# as shipped, then with one byte of .text changed after signing ("Key was
+# rejected by service").  verify gets that key (--cert) from the kernel
+# image itself (tests/lib/kernel-certs.py).  The patched examples are
+# unsigned (built so), so the kernel gets past the signature check to the
+# cause under test.
 # Modules are loaded only in the guest, never on the host.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib/common.sh
@@ -36,6 +40,13 @@ kmi_qemu_root "$root"
 kmi_qemu_add_tree "$root" crc8
 ex=$KMI_TMP/ex
 kmi_build_examples "$ex" kmodimg_a kmodimg_b kmodimg_c
+# the kernel's own module signing certificate, from its image
+certopt=()
+if python3 "$KMODIMG_SRC/tests/lib/kernel-certs.py" "$KMI_QEMU_VMLINUZ" "$KMI_TMP/kcerts"; then
+	certopt=(--cert "$KMI_TMP/kcerts/cert-0.der")
+else
+	fail_later "no certificate found in $KMI_QEMU_VMLINUZ: signature cases left out"
+fi
 
 # add_case NAME MODULE BUILD-ARGS...: image NAME built from BUILD-ARGS,
 # verified on the host, extracted into the initramfs at /cases/NAME;
@@ -47,7 +58,7 @@ add_case() {
 		-t "oci:$KMI_TMP/img:$name" "$@"
 	((KMI_RC == 0)) || fail "build $name: $(cat "$KMI_TMP/build-$name.err")"
 	kmi_run "verify-$name" "$KMODIMG" verify "oci:$KMI_TMP/img:$name" --kernel "$KVER" \
-		--symvers "$symvers" --kernel-tree "$tree"
+		--symvers "$symvers" --kernel-tree "$tree" "${certopt[@]}"
 	echo "$KMI_RC" >"$KMI_TMP/verify-$name.rc"
 	((KMI_RC <= 1)) || fail "verify $name: exit $KMI_RC: $(cat "$KMI_TMP/verify-$name.err")"
 	"$KMODIMG" extract "oci:$KMI_TMP/img:$name" "$root/cases/$name" >/dev/null ||
@@ -77,6 +88,15 @@ add_case missing kmodimg_b --subdir extra "$ex/kmodimg_b.ko"
 add_case nolink kmodimg_c --subdir extra --firmware "$KMODIMG_EXAMPLES/firmware" "$ex/kmodimg_c.ko"
 add_case link kmodimg_c --subdir extra --in-tree-link host --kernel-tree "$tree" \
 	--firmware "$KMODIMG_EXAMPLES/firmware" "$ex/kmodimg_c.ko"
+
+if ((${#certopt[@]})); then
+	mkdir -p "$KMI_TMP/p/signed" "$KMI_TMP/p/patched"
+	cp "$(kmi_qemu_intree_path crc8)" "$KMI_TMP/p/signed/crc8.ko"
+	cp "$(kmi_qemu_intree_path crc8)" "$KMI_TMP/p/patched/crc8.ko"
+	modpatch flip "$KMI_TMP/p/patched/crc8.ko"
+	add_case signed crc8 --subdir extra "$KMI_TMP/p/signed/crc8.ko"
+	add_case patched crc8 --subdir extra "$KMI_TMP/p/patched/crc8.ko"
+fi
 
 # A module of another kernel: fat from Debian's 6.12 (bookworm-backports),
 # cached in $KMI_CACHE/verify (fetched once, renamed into place).
@@ -126,6 +146,8 @@ step "guest: load every case (kmod's modprobe; no kmodimg in the guest)"
 			run "$name" /sbin/modprobe -d /cases/$name/opt "$mod"
 			echo "KMI-CASE $name rc=$RC"
 			dmesg | sed -n "/KMI-MARK $name\$/,\$p" | sed "s/^\[[ 0-9.]*\] //; s/^/KMI-DMESG $name /"
+			# modprobe words what the kernel returned (EKEYREJECTED has no dmesg line)
+			sed "s/^/KMI-DMESG $name /" /tmp/$name.err
 			for m in "$mod" kmodimg_b kmodimg_c kmodimg_a crc8 fat; do
 				grep -q "^$m " /proc/modules && /sbin/rmmod "$m"
 			done
