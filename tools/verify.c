@@ -165,7 +165,7 @@ static int run(int argc, char *argv[])
 	a.v.root = root;
 	r = extract(&a, root, &err);
 	if (r == 0) {
-		rep.image = xstrdup(a.ref);
+		rep.image = kmi_report_strdup(a.ref);
 		r = kmi_verify(&a.v, &rep, &err);
 	}
 	kmi_rm_rf(tmp);

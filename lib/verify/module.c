@@ -41,16 +41,28 @@ static bool has_versions(const struct kmi_modfile *mf)
 	return false;
 }
 
+static void read_signature(struct kmi_vmod *m, const unsigned char *data, size_t size, void *cert)
+{
+	if (kmi_modsig_parse(data, size, &m->sig) != 1)
+		return;
+	m->sig_info = kmi_modsig_pkcs7_info(data + m->sig.sig_off, m->sig.sig_len, &m->sigsum);
+	if (m->sig_info == 0 && cert != NULL)
+		m->sig_verify = kmi_modsig_verify(data, &m->sig, cert, m->sig_why, sizeof(m->sig_why));
+}
+
 int kmi_vmod_load(struct kmi_vmod *m, const char *path, const char *relpath,
-		  struct kmi_modreader *r, struct kmi_arena *arena)
+		  struct kmi_modreader *r, struct kmi_arena *arena, void *cert)
 {
 	struct kmi_buf raw = { 0 };
 	void *plain = NULL;
 	size_t plain_size = 0;
 	const char *why = NULL;
+	unsigned char *data;
+	size_t size;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
+	m->sig_verify = -1;
 	m->name = kmi_modname_of(path);
 	m->relpath = xstrdup(relpath);
 	ret = kmi_read_file(path, KMI_MODFILE_MAX_SIZE, &raw);
@@ -66,19 +78,21 @@ int kmi_vmod_load(struct kmi_vmod *m, const char *path, const char *relpath,
 	}
 	if (ret > 0) {
 		kmi_buf_free(&raw);
-		m->data = plain;
-		m->size = plain_size;
+		data = plain;
+		size = plain_size;
 	} else {
-		m->data = (unsigned char *)raw.data;
-		m->size = raw.len;
+		data = (unsigned char *)raw.data;
+		size = raw.len;
 	}
-	kmi_modfile_parse(r, m->data, m->size, arena,
-			  KMI_MODFILE_ALL_INFO | KMI_MODFILE_EXACT_CRCS, &m->mf);
+	m->read = true;
+	kmi_modfile_parse(r, data, size, arena, KMI_MODFILE_ALL_INFO | KMI_MODFILE_EXACT_CRCS,
+			  &m->mf);
 	m->problem = m->mf.problem;
 	m->vermagic = info_get(&m->mf, "vermagic");
 	m->depends = info_get(&m->mf, "depends");
 	m->has_versions = has_versions(&m->mf);
-	kmi_modsig_parse(m->data, m->size, &m->sig);
+	read_signature(m, data, size, cert);
+	free(data);
 	return 0;
 }
 
@@ -86,6 +100,8 @@ void kmi_vmod_free(struct kmi_vmod *m)
 {
 	free(m->name);
 	free(m->relpath);
-	free(m->data);
+	free(m->sigsum.signer);
+	free(m->sigsum.key_id);
+	free(m->sigsum.hash_algo);
 	memset(m, 0, sizeof(*m));
 }

@@ -43,6 +43,7 @@ int kmi_modsig_parse(const unsigned char *data, size_t len, struct kmi_modsig *o
 		return 0;
 	out->present = true;
 	rest = len - mlen;
+	out->kernel_err = -EBADMSG;
 	if (rest < MODSIG_SIZE) {
 		out->problem = "signature trailer is truncated";
 		return -EBADMSG;
@@ -63,12 +64,14 @@ int kmi_modsig_parse(const unsigned char *data, size_t len, struct kmi_modsig *o
 	out->content_len = out->sig_off;
 	if (out->id_type != PKEY_ID_PKCS7) {
 		out->problem = "not signed with a PKCS#7 message";
+		out->kernel_err = -ENOPKG;
 		return -EBADMSG;
 	}
 	if (ms[0] || ms[1] || ms[3] || ms[4] || ms[5] || ms[6] || ms[7]) {
 		out->problem = "PKCS#7 signature info has unexpected non-zero params";
 		return -EBADMSG;
 	}
+	out->kernel_err = 0;
 	return 1;
 }
 

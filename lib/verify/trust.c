@@ -24,40 +24,29 @@ static void report_unsigned(struct kmi_vctx *c, const struct kmi_vmod *m)
 			       "module.sig_enforce=1 refuses it: \"Key was rejected by service\")");
 }
 
-void kmi_check_signature(struct kmi_vctx *c, const struct kmi_vmod *m, void *cert,
-			 struct kmi_sig_summary *sum)
+static void check_signed(struct kmi_vctx *c, const struct kmi_vmod *m, struct kmi_sig_summary *sum)
 {
 	const struct kmi_modsig *s = &m->sig;
-	char why[256] = "";
-	int r;
 
-	sum->verified = -1;
-	if (m->data == NULL)
-		return;
-	if (!s->present) {
-		report_unsigned(c, m);
-		return;
-	}
-	sum->is_signed = true;
-	sum->id_type = s->id_type == 2 ? "PKCS#7" : s->id_type == 1 ? "X509" : "PGP";
 	if (s->problem) {
-		kmi_report_add(c->rep, s->id_type == 2 || s->sig_len == 0 ? KMI_SEV_ERROR : KMI_SEV_WARNING,
-			       "signature", m->name, s->problem,
+		/* ENOPKG is "module with unsupported crypto": a taint, unless enforced */
+		bool fatal = s->kernel_err != -ENOPKG || c->o->require_signature;
+		kmi_report_add(c->rep, fatal ? KMI_SEV_ERROR : KMI_SEV_WARNING, "signature", m->name,
+			       s->problem,
 			       "strip the trailer (strip -g, or rebuild) and sign again with sign-file",
 			       "malformed signature: %s", s->problem);
 		return;
 	}
-	if (kmi_modsig_pkcs7_info(m->data + s->sig_off, s->sig_len, sum) < 0) {
+	if (m->sig_info < 0) {
 		kmi_report_add(c->rep, KMI_SEV_ERROR, "signature", m->name,
 			       "the PKCS#7 message does not parse",
 			       "sign it again with the kernel's sign-file",
 			       "malformed signature: the kernel rejects it (EBADMSG)");
 		return;
 	}
-	if (cert == NULL)
+	if (c->cert == NULL)
 		return;
-	r = kmi_modsig_verify(m->data, s, cert, why, sizeof(why));
-	if (r == -ENOKEY) {
+	if (m->sig_verify == -ENOKEY) {
 		kmi_report_add(c->rep, c->o->require_signature ? KMI_SEV_ERROR : KMI_SEV_WARNING,
 			       "signature", m->name, sum->key_id,
 			       "sign it with the key of the --cert certificate",
@@ -66,12 +55,28 @@ void kmi_check_signature(struct kmi_vctx *c, const struct kmi_vmod *m, void *cer
 			       sum->signer ? sum->signer : "?");
 		return;
 	}
-	sum->verified = r;
-	if (r == 0)
-		kmi_report_add(c->rep, KMI_SEV_ERROR, "signature", m->name, why,
+	sum->verified = m->sig_verify;
+	if (m->sig_verify == 0)
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "signature", m->name, m->sig_why,
 			       "the module was changed after signing: sign it again (after any strip)",
 			       "signature does not verify over the content: the kernel refuses it "
 			       "(\"Key was rejected by service\")");
+}
+
+void kmi_check_signature(struct kmi_vctx *c, struct kmi_vmod *m, struct kmi_sig_summary *sum)
+{
+	*sum = m->sigsum;
+	memset(&m->sigsum, 0, sizeof(m->sigsum));
+	sum->verified = -1;
+	if (!m->read)
+		return;
+	if (!m->sig.present) {
+		report_unsigned(c, m);
+		return;
+	}
+	sum->is_signed = true;
+	sum->id_type = m->sig.id_type == 2 ? "PKCS#7" : m->sig.id_type == 1 ? "X509" : "PGP";
+	check_signed(c, m, sum);
 }
 
 static bool exists_in(const char *dir, const char *kver, const char *name)

@@ -92,9 +92,13 @@ struct kmi_modsig {
 	size_t sig_off, sig_len;
 	uint8_t algo, hash, id_type, signer_len, key_id_len;
 	const char *problem; /* why the kernel would reject the trailer, or NULL */
+	int kernel_err;      /* what mod_check_sig() returns for it: -EBADMSG (fatal), -ENOPKG */
 };
 
-/* Returns 0 unsigned, 1 signed, -EBADMSG for a trailer the kernel refuses (see problem). */
+/*
+ * Returns 0 unsigned, 1 signed, -EBADMSG for a trailer the kernel refuses
+ * (see problem, and kernel_err: -ENOPKG, not PKCS#7, only taints).
+ */
 int kmi_modsig_parse(const unsigned char *data, size_t len, struct kmi_modsig *out);
 /* modinfo's signer, sig_key and sig_hashalgo from the PKCS#7 blob; -EBADMSG if unreadable. */
 int kmi_modsig_pkcs7_info(const unsigned char *sig, size_t len, struct kmi_sig_summary *out);
@@ -113,18 +117,25 @@ int kmi_modsig_verify(const unsigned char *data, const struct kmi_modsig *s, voi
 struct kmi_vmod {
 	char *name;    /* modname: '-' as '_', no suffix */
 	char *relpath; /* below the module directory */
-	unsigned char *data; /* decompressed bytes */
-	size_t size;
+	bool read;     /* the bytes could be read (and decompressed) */
 	struct kmi_modfile mf;
 	const char *vermagic, *depends; /* .modinfo, or NULL */
 	bool has_versions;              /* a __versions section */
 	struct kmi_modsig sig;
+	int sig_info;                   /* 0, or -EBADMSG: the PKCS#7 blob does not parse */
+	struct kmi_sig_summary sigsum;  /* owned until handed to the report */
+	int sig_verify;                 /* kmi_modsig_verify()'s answer, -1 without a cert */
+	char sig_why[160];
 	const char *problem;            /* unreadable as a module: why */
 };
 
-/* Reads path whole (decompressing), with every .modinfo key and exact CRCs. */
+/*
+ * Reads path whole (decompressing), with every .modinfo key and exact CRCs,
+ * and checks its signature (with cert, if not NULL) while the bytes are at
+ * hand: they are not kept, so an image of many modules costs one at a time.
+ */
 int kmi_vmod_load(struct kmi_vmod *m, const char *path, const char *relpath,
-		  struct kmi_modreader *r, struct kmi_arena *arena);
+		  struct kmi_modreader *r, struct kmi_arena *arena, void *cert);
 void kmi_vmod_free(struct kmi_vmod *m);
 /* Module name from a file name: basename, up to the first '.', '-' as '_'. */
 char *kmi_modname_of(const char *path);
@@ -165,6 +176,7 @@ struct kmi_vctx {
 	size_t n_mods, cap_mods;
 	struct kmi_symset exports; /* the image's own modules */
 	struct kmi_strmap by_name; /* modname -> struct kmi_vmod */
+	void *cert;              /* --cert's X509, or NULL */
 	char *link_name;         /* the in-tree link ("host"), or NULL */
 	char *host_target;       /* where it points, or NULL */
 	struct kmi_modreader reader;
@@ -176,6 +188,6 @@ void kmi_check_depmod(struct kmi_vctx *c);
 void kmi_check_elf(struct kmi_vctx *c, const struct kmi_vmod *m);
 void kmi_check_vermagic(struct kmi_vctx *c, const struct kmi_vmod *m);
 void kmi_check_symbols(struct kmi_vctx *c, const struct kmi_vmod *m);
-void kmi_check_signature(struct kmi_vctx *c, const struct kmi_vmod *m, void *cert,
-			 struct kmi_sig_summary *sum);
+/* Reports m's signature findings; hands its summary over to *sum. */
+void kmi_check_signature(struct kmi_vctx *c, struct kmi_vmod *m, struct kmi_sig_summary *sum);
 void kmi_check_firmware(struct kmi_vctx *c, const struct kmi_vmod *m);

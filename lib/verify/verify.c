@@ -43,7 +43,7 @@ static void add_module(struct kmi_vctx *c, const char *path, const char *rel)
 		c->mods = xreallocarray(c->mods, c->cap_mods, sizeof(*c->mods));
 	}
 	m = &c->mods[c->n_mods++];
-	if (kmi_vmod_load(m, path, rel, &c->reader, &c->arena) < 0)
+	if (kmi_vmod_load(m, path, rel, &c->reader, &c->arena, c->cert) < 0)
 		m->problem = "cannot be read";
 }
 
@@ -202,13 +202,13 @@ static void report_unchecked(struct kmi_vctx *c)
 			       "warnings, not errors");
 }
 
-static void check_modules(struct kmi_vctx *c, void *cert)
+static void check_modules(struct kmi_vctx *c)
 {
 	for (size_t i = 0; i < c->n_mods; i++) {
-		const struct kmi_vmod *m = &c->mods[i];
+		struct kmi_vmod *m = &c->mods[i];
 		struct kmi_sig_summary sig = { .verified = -1 };
 
-		kmi_check_signature(c, m, cert, &sig);
+		kmi_check_signature(c, m, &sig);
 		kmi_check_elf(c, m);
 		kmi_check_vermagic(c, m);
 		kmi_check_symbols(c, m);
@@ -235,28 +235,29 @@ static void vctx_free(struct kmi_vctx *c)
 int kmi_verify(const struct kmi_verify_opts *o, struct kmi_report *rep, struct kmi_error **err)
 {
 	struct kmi_vctx c = { .o = o, .rep = rep };
-	void *cert = NULL;
+	_cleanup_free_ char *moddir = xasprintf("%s/lib/modules/%s", o->dir_name, o->kver);
 	int r;
 
-	rep->kver = xstrdup(o->kver);
-	rep->moddir = xasprintf("%s/lib/modules/%s", o->dir_name, o->kver);
-	c.moddir = xasprintf("%s%s", o->root, rep->moddir);
-	if (o->cert && (r = kmi_modsig_load_cert(o->cert, &cert, err)) < 0)
+	/* what the report shows goes through kmi_report_strdup: JSON wants UTF-8 */
+	rep->kver = kmi_report_strdup(o->kver);
+	rep->moddir = kmi_report_strdup(moddir);
+	c.moddir = xasprintf("%s%s", o->root, moddir);
+	if (o->cert && (r = kmi_modsig_load_cert(o->cert, &c.cert, err)) < 0)
 		goto out;
 	if ((r = kmi_target_load(&c.t, o, err)) < 0)
 		goto out;
 	if (c.t.vermagic)
-		rep->target_vermagic = xstrdup(c.t.vermagic);
+		rep->target_vermagic = kmi_report_strdup(c.t.vermagic);
 	kmi_check_layout(&c);
 	index_exports(&c);
 	if (c.n_mods > 0) {
 		report_unchecked(&c);
 		kmi_check_depmod(&c);
-		check_modules(&c, cert);
+		check_modules(&c);
 	}
 	r = 0;
 out:
-	kmi_modsig_free_cert(cert);
+	kmi_modsig_free_cert(c.cert);
 	vctx_free(&c);
 	return r;
 }

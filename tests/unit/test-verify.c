@@ -176,11 +176,13 @@ static void test_modsig(void)
 	n = make_signed(buf, 50, 100, ms);
 	CHECK(kmi_modsig_parse(buf, n, &s) == -EBADMSG);
 	CHECK_STR(s.problem, "not signed with a PKCS#7 message");
+	CHECK(s.kernel_err == -ENOPKG);
 	ms[2] = 2;
 	ms[5] = 1; /* padding must be zero */
 	n = make_signed(buf, 50, 100, ms);
 	CHECK(kmi_modsig_parse(buf, n, &s) == -EBADMSG);
 	CHECK_STR(s.problem, "PKCS#7 signature info has unexpected non-zero params");
+	CHECK(s.kernel_err == -EBADMSG);
 
 	/* only the magic, no room for the struct */
 	memcpy(buf, KMI_MODSIG_MAGIC, strlen(KMI_MODSIG_MAGIC));
