@@ -285,8 +285,11 @@ int kmi_target_load(struct kmi_target *t, const struct kmi_verify_opts *o, struc
 	} else if (stat(tree, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		return kmi_error_set(err, KMI_EUSAGE, "--kernel-tree `%s`: not a directory", tree);
 	}
-	if (tree)
-		load_tree(t, tree);
+	if (tree) {
+		/* absolute: depmod's mirror of the image links to it */
+		_cleanup_free_ char *abs = realpath(tree, NULL);
+		load_tree(t, abs ? abs : tree);
+	}
 	if (o->symvers)
 		read_config(t, o->symvers);
 	return 0;

@@ -198,6 +198,10 @@ vfat=$(find "$tree" -name vfat.ko)
 expect link 0 "vmlinux exports inferred from the tree's modules" "module vfat (vfat.ko): signed (PKCS#7" -- \
 	"oci:$KMI_TMP/img:link" --kernel "$KVER" --kernel-tree "$tree"
 expect link-symvers 0 "0 error(s)" -- "oci:$KMI_TMP/img:link" "${sv[@]}" --kernel-tree "$tree"
+# a relative tree: depmod's mirror of the image must still reach it
+pushd "$KMI_TMP" >/dev/null
+expect link-relative 0 "0 error(s)" -- "oci:img:link" "${sv[@]}" --kernel-tree "tree/lib/modules/$KVER"
+popd >/dev/null
 expect nolink 1 "needs in-tree module fat, but the image has no host link" "Unknown symbol fat_fill_super" -- \
 	"oci:$KMI_TMP/img:nolink" --kernel "$KVER" --kernel-tree "$tree"
 # vfat's own CRC of a vmlinux symbol, against the one the tree's other modules agree on
