@@ -207,6 +207,73 @@ static void test_report_strdup(void)
 	free(s);
 }
 
+/* The JSON schema of kmodimg-verify(1), exactly: CI parses it. */
+static void test_report_json(void)
+{
+	struct kmi_report r = { 0 };
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	r.image = strdup("oci:img:v1");
+	r.kver = strdup("6.1.0-56-amd64");
+	r.moddir = strdup("/opt/lib/modules/6.1.0-56-amd64");
+	r.mods = calloc(1, sizeof(*r.mods));
+	r.n_mods = r.cap_mods = 1;
+	r.mods[0].name = strdup("kmodimg_b");
+	r.mods[0].path = strdup("extra/kmodimg_b.ko");
+	r.mods[0].sig.verified = -1;
+	kmi_report_add(&r, KMI_SEV_ERROR, "modversions", "kmodimg_b", "ev", NULL,
+		       "disagrees about version of symbol %s", "x");
+	kmi_report_add(&r, KMI_SEV_INFO, "symbols", NULL, NULL, "fix", "not checked");
+	CHECK(kmi_report_count(&r, KMI_SEV_ERROR) == 1);
+	CHECK(kmi_report_print_json(&r, f) == 0);
+	fclose(f);
+	CHECK_STR(out, "{\n"
+		       "  \"schema\": 1,\n"
+		       "  \"image\": \"oci:img:v1\",\n"
+		       "  \"kernel\": \"6.1.0-56-amd64\",\n"
+		       "  \"module_dir\": \"/opt/lib/modules/6.1.0-56-amd64\",\n"
+		       "  \"target_vermagic\": null,\n"
+		       "  \"verdict\": \"fail\",\n"
+		       "  \"counts\": {\n"
+		       "    \"errors\": 1,\n"
+		       "    \"warnings\": 0,\n"
+		       "    \"info\": 1\n"
+		       "  },\n"
+		       "  \"modules\": [\n"
+		       "    {\n"
+		       "      \"name\": \"kmodimg_b\",\n"
+		       "      \"path\": \"extra/kmodimg_b.ko\",\n"
+		       "      \"vermagic\": null,\n"
+		       "      \"signature\": {\n"
+		       "        \"signed\": false\n"
+		       "      }\n"
+		       "    }\n"
+		       "  ],\n"
+		       "  \"findings\": [\n"
+		       "    {\n"
+		       "      \"severity\": \"error\",\n"
+		       "      \"check\": \"modversions\",\n"
+		       "      \"module\": \"kmodimg_b\",\n"
+		       "      \"message\": \"disagrees about version of symbol x\",\n"
+		       "      \"evidence\": \"ev\",\n"
+		       "      \"fix\": null\n"
+		       "    },\n"
+		       "    {\n"
+		       "      \"severity\": \"info\",\n"
+		       "      \"check\": \"symbols\",\n"
+		       "      \"module\": null,\n"
+		       "      \"message\": \"not checked\",\n"
+		       "      \"evidence\": null,\n"
+		       "      \"fix\": \"fix\"\n"
+		       "    }\n"
+		       "  ]\n"
+		       "}\n");
+	free(out);
+	kmi_report_free(&r);
+}
+
 int main(void)
 {
 	RUN(test_symvers_good);
@@ -217,5 +284,6 @@ int main(void)
 	RUN(test_modsig);
 	RUN(test_pkcs7_garbage);
 	RUN(test_report_strdup);
+	RUN(test_report_json);
 	CHECK_EXIT();
 }
