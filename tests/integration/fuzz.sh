@@ -30,7 +30,11 @@ hdr=/usr/src/linux-headers-$KVER
 printf '\2%s%s' "$KVER SMP preempt mod_unload modversions " "$KVER SMP mod_unload " >"$corpus/verify/vermagic"
 { printf '\3'; grep -E '^CONFIG_(SMP|PREEMPT|MODULE|MODVERSIONS)' "$hdr/.config" 2>/dev/null || true; } \
 	>"$corpus/verify/config"
-signfile=$(ls /usr/lib/linux-kbuild-*/scripts/sign-file 2>/dev/null | head -1 || true)
+# the kernel's own signing tool, from Debian's linux-kbuild package
+signfile=
+for f in /usr/lib/linux-kbuild-*/scripts/sign-file; do
+	[[ -x $f ]] && signfile=$f && break
+done
 if [[ -n $signfile ]] && command -v openssl >/dev/null; then
 	openssl req -new -nodes -batch -x509 -subj '/CN=fuzz seed' -days 2 -outform PEM \
 		-out "$KMI_TMP/seed.crt" -keyout "$KMI_TMP/seed.key" 2>/dev/null

@@ -14,7 +14,11 @@ kmi_need_cmds jq openssl modinfo
 hdr=/usr/src/linux-headers-$KVER
 symvers=$hdr/Module.symvers
 [[ -f $symvers ]] || skip "no $symvers (install linux-headers-$KVER)"
-signfile=$(ls /usr/lib/linux-kbuild-*/scripts/sign-file 2>/dev/null | head -1 || true)
+# the kernel's own signing tool, from Debian's linux-kbuild package
+signfile=
+for f in /usr/lib/linux-kbuild-*/scripts/sign-file; do
+	[[ -x $f ]] && signfile=$f && break
+done
 modpatch() { python3 "$KMODIMG_SRC/tests/lib/modpatch.py" "$@"; }
 mklayout() { python3 "$KMODIMG_SRC/tests/lib/mklayout.py" "$@"; }
 ex=$KMI_TMP/ex
