@@ -131,6 +131,10 @@ step "depmod output stale or missing, host link to another kernel (hand-made lay
 kmi_run x "$KMODIMG" extract "oci:$KMI_TMP/img:good" "$KMI_TMP/r1"
 m=$KMI_TMP/r1/opt/lib/modules/$KVER
 cp -a "$KMI_TMP/r1" "$KMI_TMP/r2"
+cp -a "$KMI_TMP/r1" "$KMI_TMP/r3"
+: >"$KMI_TMP/r3/opt/lib/modules/$KVER/modules.dep"
+mklayout "$KMI_TMP/r3" "$KMI_TMP/hand" empty
+expect empty-dep 1 "modules.dep is stale" "extra/kmodimg_a.ko's line differs" -- "oci:$KMI_TMP/hand:empty" "${sv[@]}"
 sed -i 's|^extra/kmodimg_b.ko:.*|extra/kmodimg_b.ko:|' "$m/modules.dep"
 mklayout "$KMI_TMP/r1" "$KMI_TMP/hand" stale
 expect stale 1 "modules.dep is stale" "the image has \`extra/kmodimg_b.ko:\`" -- "oci:$KMI_TMP/hand:stale" "${sv[@]}"
