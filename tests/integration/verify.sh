@@ -226,6 +226,29 @@ modpatch crc "$KMI_TMP/vfatcrc/vfat.ko" fat_fill_super
 expect vfat-crc 1 "disagrees about version of symbol fat_fill_super" "fat exports" -- \
 	"oci:$KMI_TMP/img:vfatcrc" --kernel "$KVER" --kernel-tree "$tree"
 
+step "other references: the local store, a registry (htpasswd)"
+"$KMODIMG" build --quiet --store "$KMI_TMP/store" --kernel "$KVER" -t verify/good:1 \
+	"$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko" >/dev/null 2>&1 || fail "build into the store"
+expect store 0 "OK: nothing stops a load" -- verify/good:1 --store "$KMI_TMP/store" "${sv[@]}"
+if command -v docker-registry >/dev/null 2>&1 && command -v htpasswd >/dev/null 2>&1; then
+	# shellcheck source=../lib/registry.sh
+	. "$KMI_LIB_DIR/registry.sh"
+	kmi_reg_start htpasswd
+	for t in good crc; do
+		"$KMODIMG" copy "${KMI_REG_CLIENT[@]}" "oci:$KMI_TMP/img:$t" "docker://$KMI_REG_HOST/v:$t" \
+			>/dev/null || fail "push $t"
+	done
+	expect registry-good 0 "OK: nothing stops a load" -- "docker://$KMI_REG_HOST/v:good" \
+		"${KMI_REG_CLIENT[@]}" "${sv[@]}"
+	expect registry-crc 1 "disagrees about version of symbol kmodimg_a_add" -- \
+		"docker://$KMI_REG_HOST/v:crc" "${KMI_REG_CLIENT[@]}" "${sv[@]}"
+	expect registry-badauth 2 "" -- "docker://$KMI_REG_HOST/v:good" --insecure \
+		--creds "$KMI_REG_USER:wrong" "${sv[@]}"
+	kmi_reg_stop
+else
+	echo "(no docker-registry: registry step not run)"
+fi
+
 step "usage and access errors"
 expect no-kernel 2 "--kernel KVER is required" -- "oci:$KMI_TMP/img:good"
 expect bad-symvers 2 "reading \`$KMI_TMP/nope\`: No such file" -- "oci:$KMI_TMP/img:good" --kernel "$KVER" \
