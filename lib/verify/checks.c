@@ -118,6 +118,16 @@ static bool has_link(const struct kmi_vctx *c)
 	return c->host_target != NULL;
 }
 
+/* Does the target check CRCs?  For an unknown target: as the module was built. */
+static bool target_modversions(const struct kmi_vctx *c)
+{
+	struct kmi_vermagic v;
+
+	if (c->t.vermagic && kmi_vermagic_parse(c->t.vermagic, &v) == 0)
+		return v.modversions;
+	return c->t.have_syms ? c->t.modversions : true;
+}
+
 static void check_crc(struct kmi_vctx *c, const struct kmi_vmod *m, const struct kmi_import *im,
 		      const struct kmi_ksym *k, const char *provider, const char *from)
 {
@@ -125,7 +135,7 @@ static void check_crc(struct kmi_vctx *c, const struct kmi_vmod *m, const struct
 	char ev[512];
 	_cleanup_free_ char *fix = NULL;
 
-	if (!c->t.modversions || !k->has_crc || !m->has_versions)
+	if (!k->has_crc || !m->has_versions || !target_modversions(c))
 		return;
 	rec = im->versioned ? im : find_import(m, im->name);
 	if (rec == NULL || (uint32_t)rec->crc == k->crc)

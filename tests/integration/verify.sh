@@ -77,6 +77,9 @@ modpatch crc "$KMI_TMP/crc/kmodimg_b.ko" kmodimg_a_add
 image crc "$KMI_TMP/crc/kmodimg_a.ko" "$KMI_TMP/crc/kmodimg_b.ko"
 expect crc 1 "disagrees about version of symbol kmodimg_a_add" "[modversions] kmodimg_b" -- \
 	"oci:$KMI_TMP/img:crc" "${sv[@]}"
+# between two modules of the image, no target is needed to see it
+expect crc-no-target 1 "disagrees about version of symbol kmodimg_a_add" "kmodimg_a exports" -- \
+	"oci:$KMI_TMP/img:crc" --kernel "$KVER"
 # a CRC of a vmlinux symbol, checked against Module.symvers
 cp "$ex/kmodimg_b.ko" "$KMI_TMP/crc/b2.ko"
 modpatch crc "$KMI_TMP/crc/b2.ko" _printk
