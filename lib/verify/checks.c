@@ -151,6 +151,24 @@ static void check_crc(struct kmi_vctx *c, const struct kmi_vmod *m, const struct
 		       "disagrees about version of symbol %s", im->name);
 }
 
+/* The kernel's verify_namespace_is_imported(): a namespaced export needs import_ns=. */
+static void check_namespace(struct kmi_vctx *c, const struct kmi_vmod *m, const struct kmi_ksym *k)
+{
+	_cleanup_free_ char *fix = NULL, *ev = NULL;
+
+	if (k->ns == NULL)
+		return;
+	for (uint32_t i = 0; i < m->mf.n_info; i++)
+		if (streq(m->mf.info[i].key, "import_ns") && streq(m->mf.info[i].value, k->ns))
+			return;
+	ev = xasprintf("Module.symvers exports %s in namespace %s; the module's .modinfo has no "
+		       "import_ns=%s", k->name, k->ns, k->ns);
+	fix = xasprintf("add MODULE_IMPORT_NS(%s); to the module's source and rebuild", k->ns);
+	kmi_report_add(c->rep, KMI_SEV_ERROR, "namespace", m->name, ev, fix,
+		       "module uses symbol (%s) from namespace %s, but does not import it.", k->name,
+		       k->ns);
+}
+
 /* Checks one import; returns the target tree's module it needs through the link, or NULL. */
 static const char *check_import(struct kmi_vctx *c, const struct kmi_vmod *m,
 				const struct kmi_import *im)
@@ -162,6 +180,7 @@ static const char *check_import(struct kmi_vctx *c, const struct kmi_vmod *m,
 	if (k != NULL && k->owner == NULL) {
 		check_crc(c, m, im, k, "the kernel",
 			  c->o->symvers ? "Module.symvers" : "inferred from the tree's modules");
+		check_namespace(c, m, k);
 		return NULL;
 	}
 	/* __versions records that name no undefined symbol: only module_layout */
@@ -174,6 +193,7 @@ static const char *check_import(struct kmi_vctx *c, const struct kmi_vmod *m,
 	}
 	if (k != NULL) {
 		check_crc(c, m, im, k, k->owner, "the target's module");
+		check_namespace(c, m, k);
 		return has_link(c) ? NULL : k->owner;
 	}
 	if (im->weak || !c->t.have_syms)

@@ -39,6 +39,7 @@ struct kmi_ksym *kmi_symset_add(struct kmi_symset *s, const char *name, const ch
 	k = kmi_arena_alloc(&s->arena, sizeof(*k));
 	k->name = kmi_arena_strdup(&s->arena, name);
 	k->owner = owner ? kmi_arena_strdup(&s->arena, owner) : NULL;
+	k->ns = NULL;
 	k->crc = crc;
 	k->has_crc = has_crc;
 	kmi_strmap_put(&s->map, k->name, k);
@@ -80,6 +81,7 @@ static int parse_crc(const char *s, uint32_t *crc)
 static int parse_line(struct kmi_symset *s, char *line, bool *nonzero)
 {
 	char *field[5] = { 0 };
+	struct kmi_ksym *k;
 	size_t n = 0;
 	uint32_t crc;
 	bool added;
@@ -97,8 +99,10 @@ static int parse_line(struct kmi_symset *s, char *line, bool *nonzero)
 	if (parse_crc(field[0], &crc) < 0)
 		return -ERANGE;
 	*nonzero |= crc != 0;
-	kmi_symset_add(s, field[1], streq(field[2], "vmlinux") ? NULL : owner_name(field[2]), crc,
-		       true, &added);
+	k = kmi_symset_add(s, field[1], streq(field[2], "vmlinux") ? NULL : owner_name(field[2]),
+			   crc, true, &added);
+	if (added && field[4] != NULL && field[4][0] != '\0')
+		k->ns = kmi_arena_strdup(&s->arena, field[4]);
 	return 0;
 }
 

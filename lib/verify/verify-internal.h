@@ -16,6 +16,7 @@
 struct kmi_ksym {
 	const char *name;
 	const char *owner; /* module name, or NULL for vmlinux */
+	const char *ns;    /* symbol namespace (EXPORT_SYMBOL_NS), or NULL */
 	uint32_t crc;
 	bool has_crc;      /* false: unknown (no modversions, or sources disagree) */
 };

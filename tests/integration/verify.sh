@@ -101,6 +101,12 @@ modpatch vermagic "$KMI_TMP/rel/kmodimg_b.ko" "$KVER" "6.1.0-1-amd64"
 expect release 0 "warning: [vermagic] kmodimg_b: built for release 6.1.0-1-amd64" -- \
 	"oci:$KMI_TMP/img:rel" "${sv[@]}"
 
+step "a symbol namespace the module does not import (Module.symvers puts _printk in one)"
+awk -F'\t' 'BEGIN { OFS = "\t" } $2 == "_printk" { $5 = "KMI_TEST_NS" } { print }' "$symvers" >"$KMI_TMP/ns.symvers"
+cp "$hdr/.config" "$KMI_TMP/.config"
+expect namespace 1 "module uses symbol (_printk) from namespace KMI_TEST_NS, but does not import it." -- \
+	"oci:$KMI_TMP/img:good" --kernel "$KVER" --symvers "$KMI_TMP/ns.symvers"
+
 step "missing dependency"
 image miss "$ex/kmodimg_b.ko"
 expect missing 1 "Unknown symbol kmodimg_a_add" "modinfo depends: kmodimg_a" -- \

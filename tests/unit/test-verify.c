@@ -38,6 +38,8 @@ static void test_symvers_good(void)
 	CHECK(k && k->owner && strcmp(k->owner, "fat") == 0 && k->crc == 1);
 	k = kmi_symset_get(&s, "ns_sym");
 	CHECK_STR(k ? k->owner : NULL, "foo_bar");
+	CHECK_STR(k ? k->ns : NULL, "FOO");
+	CHECK(kmi_symset_get(&s, "phys_base")->ns == NULL);
 	CHECK(kmi_symset_get(&s, "old_format") != NULL);
 	CHECK(kmi_symset_get(&s, "missing") == NULL);
 	kmi_symset_free(&s);
