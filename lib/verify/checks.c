@@ -231,6 +231,20 @@ static void need_link(struct link_need *needs, size_t *n, size_t max, const char
 	kmi_buf_printf(&needs[i].syms, "%sUnknown symbol %s", needs[i].syms.len ? "; " : "", sym);
 }
 
+/* The kernel's verify_exported_symbols(): vmlinux's symbols cannot be exported again. */
+static void check_exports(struct kmi_vctx *c, const struct kmi_vmod *m)
+{
+	for (uint32_t i = 0; i < m->mf.n_exports; i++) {
+		const struct kmi_ksym *k = kmi_symset_get(&c->t.syms, m->mf.exports[i].name);
+		if (k == NULL || k->owner != NULL || !c->t.kernel_complete)
+			continue;
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "symbols", m->name,
+			       "Module.symvers lists it as vmlinux's",
+			       "rename the module's symbol, or drop the export the kernel already has",
+			       "exports duplicate symbol %s (owned by kernel)", m->mf.exports[i].name);
+	}
+}
+
 void kmi_check_symbols(struct kmi_vctx *c, const struct kmi_vmod *m)
 {
 	struct link_need needs[32];
@@ -238,6 +252,7 @@ void kmi_check_symbols(struct kmi_vctx *c, const struct kmi_vmod *m)
 
 	if (m->problem)
 		return;
+	check_exports(c, m);
 	for (uint32_t i = 0; i < m->mf.n_imports; i++) {
 		const char *owner = check_import(c, m, &m->mf.imports[i]);
 		if (owner)

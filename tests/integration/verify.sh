@@ -107,6 +107,11 @@ cp "$hdr/.config" "$KMI_TMP/.config"
 expect namespace 1 "module uses symbol (_printk) from namespace KMI_TEST_NS, but does not import it." -- \
 	"oci:$KMI_TMP/img:good" --kernel "$KVER" --symvers "$KMI_TMP/ns.symvers"
 
+step "an export the kernel already has (Module.symvers says vmlinux exports kmodimg_a_add)"
+printf '0x12345678\tkmodimg_a_add\tvmlinux\tEXPORT_SYMBOL\t\n' >>"$KMI_TMP/ns.symvers"
+expect duplicate 1 "exports duplicate symbol kmodimg_a_add (owned by kernel)" -- \
+	"oci:$KMI_TMP/img:good" --kernel "$KVER" --symvers "$KMI_TMP/ns.symvers"
+
 step "missing dependency"
 image miss "$ex/kmodimg_b.ko"
 expect missing 1 "Unknown symbol kmodimg_a_add" "modinfo depends: kmodimg_a" -- \
