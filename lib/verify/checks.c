@@ -59,9 +59,15 @@ void kmi_check_elf(struct kmi_vctx *c, const struct kmi_vmod *m)
 		 machine_name(m->mf.machine), m->mf.machine, t->elfclass == ELFCLASS64 ? 64 : 32,
 		 t->elfdata == ELFDATA2MSB ? "big" : "little", machine_name(t->machine), t->machine,
 		 t->arch_from);
-	kmi_report_add(c->rep, KMI_SEV_ERROR, "elf", m->name, ev,
-		       "build the module for the target's architecture (ARCH=, CROSS_COMPILE=)",
-		       "Invalid module format: built for another architecture");
+	/* the kernel's elf_validity_check() words */
+	if (m->mf.machine != t->machine)
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "elf", m->name, ev,
+			       "build the module for the target's architecture (ARCH=, CROSS_COMPILE=)",
+			       "Invalid architecture in ELF header: %u", m->mf.machine);
+	else
+		kmi_report_add(c->rep, KMI_SEV_ERROR, "elf", m->name, ev,
+			       "build the module for the target's architecture (ARCH=, CROSS_COMPILE=)",
+			       "Invalid module format: ELF class or byte order is not the kernel's");
 }
 
 void kmi_check_vermagic(struct kmi_vctx *c, const struct kmi_vmod *m)

@@ -8,7 +8,7 @@
 # kernel gives in dmesg ("disagrees about version of symbol X", "Unknown
 # symbol X", "version magic ... should be ...") is named by verify too.
 # Cases: good (a, b); a wrong CRC in __versions; a vermagic flag mismatch;
-# a missing dependency; an in-tree dependency without the host link, then
+# a missing dependency; a module for another machine; an in-tree dependency without the host link, then
 # with it (and the firmware in the image); an in-tree module of Debian's
 # 6.12 kernel (a module from another kernel), when apt can fetch it; and
 # signatures the kernel checks with its own key: Debian's signed crc8.ko
@@ -84,6 +84,13 @@ modpatch vermagic "$KMI_TMP/p/vm/kmodimg_b.ko" "preempt " ""
 add_case vermagic kmodimg_b --subdir extra "$KMI_TMP/p/vm/kmodimg_a.ko" "$KMI_TMP/p/vm/kmodimg_b.ko"
 
 add_case missing kmodimg_b --subdir extra "$ex/kmodimg_b.ko"
+
+# another machine (aarch64): the image is built for it (its platform follows
+# the modules), the kernel refuses it before anything else
+mkdir -p "$KMI_TMP/p/arm"
+cp "$ex/kmodimg_a.ko" "$KMI_TMP/p/arm/"
+modpatch machine "$KMI_TMP/p/arm/kmodimg_a.ko" 183
+add_case machine kmodimg_a --subdir extra "$KMI_TMP/p/arm/kmodimg_a.ko"
 
 add_case nolink kmodimg_c --subdir extra --firmware "$KMODIMG_EXAMPLES/firmware" "$ex/kmodimg_c.ko"
 add_case link kmodimg_c --subdir extra --in-tree-link host --kernel-tree "$tree" \
@@ -178,7 +185,7 @@ for c in "${cases[@]}"; do
 	fi
 	# the kernel's causes, as dmesg words them (an "Unknown symbol X (err -22)"
 	# only repeats an earlier "disagrees about version of symbol X")
-	grep -oE "(disagrees about version of symbol [^ ]+|Unknown symbol [^ ]+ \(err -2\)|version magic '[^']*' should be '[^']*'|Key was rejected by service|Invalid module format)" \
+	grep -oE "(disagrees about version of symbol [^ ]+|Unknown symbol [^ ]+ \(err -2\)|version magic '[^']*' should be '[^']*'|Key was rejected by service|Invalid architecture in ELF header: [0-9]+|Invalid module format)" \
 		"$KMI_TMP/dmesg-$name" | sed 's/ (err -2)$//' | sort -u >"$KMI_TMP/causes-$name" || true
 	if [[ $krc != 0 && ! -s $KMI_TMP/causes-$name ]]; then
 		fail_later "$name: modprobe failed but dmesg gives no cause this test knows"

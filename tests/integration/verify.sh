@@ -122,7 +122,7 @@ mkdir -p "$KMI_TMP/arm"
 cp "$ex/kmodimg_a.ko" "$KMI_TMP/arm/"
 modpatch machine "$KMI_TMP/arm/kmodimg_a.ko" 183
 image arm "$KMI_TMP/arm/kmodimg_a.ko"
-expect machine 1 "Invalid module format: built for another architecture" "aarch64" -- \
+expect machine 1 "Invalid architecture in ELF header: 183" "aarch64" -- \
 	"oci:$KMI_TMP/img:arm" "${sv[@]}"
 
 step "firmware named by modinfo: in the image, or a warning"
