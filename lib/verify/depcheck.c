@@ -55,13 +55,18 @@ static int mirror(struct kmi_vctx *c, const char *dest, const char *link)
 	}
 	while (r == 0 && (de = readdir(d)) != NULL) {
 		_cleanup_free_ char *src = NULL, *dst = NULL;
+		struct stat st;
 		if (streq(de->d_name, ".") || streq(de->d_name, "..") || is_output(de->d_name))
 			continue;
 		dst = xasprintf("%s/%s", dest, de->d_name);
-		if (link && streq(de->d_name, link))
+		if (link && streq(de->d_name, link)) {
 			src = xstrdup(c->t.tree);
-		else
+		} else {
 			src = xasprintf("%s/%s", c->moddir, de->d_name);
+			/* the image's other links would lead depmod around this host */
+			if (lstat(src, &st) < 0 || S_ISLNK(st.st_mode))
+				continue;
+		}
 		if (symlink(src, dst) < 0)
 			r = -errno;
 	}
