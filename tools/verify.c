@@ -28,8 +28,9 @@ enum {
 	"\n" \
 	"Check, before any node tries, that the kernel KVER would load the image's\n" \
 	"modules: layout, depmod output, ELF class and machine, vermagic, symbol CRCs\n" \
-	"(modversions), unresolved symbols, the in-tree (host) link, signatures and\n" \
-	"firmware.  Each finding names the module, the evidence and the fix.\n" \
+	"(modversions), unresolved and duplicate symbols, symbol namespaces, the\n" \
+	"in-tree (host) link, signatures and firmware.  Each finding names the module,\n" \
+	"the evidence and the fix, in the kernel's words where it has some.\n" \
 	"\n" \
 	"Options:\n" \
 	"      --kernel=KVER        target kernel release (required)\n" \
