@@ -8,7 +8,8 @@
 # kernel gives in dmesg ("disagrees about version of symbol X", "Unknown
 # symbol X", "version magic ... should be ...") is named by verify too.
 # Cases: good (a, b); a wrong CRC in __versions; a vermagic flag mismatch;
-# a missing dependency; a module for another machine; an in-tree dependency without the host link, then
+# a missing dependency; a module for another machine; a symbol namespace
+# the module does not import; an in-tree dependency without the host link, then
 # with it (and the firmware in the image); an in-tree module of Debian's
 # 6.12 kernel (a module from another kernel), when apt can fetch it; and
 # signatures the kernel checks with its own key: Debian's signed crc8.ko
@@ -35,7 +36,7 @@ tree=$root/lib/modules/$KVER
 cases=()
 
 step "kernel, guest tree (crc8), example modules"
-kmi_qemu_kernel crc8
+kmi_qemu_kernel crc8 efivarfs
 kmi_qemu_root "$root"
 kmi_qemu_add_tree "$root" crc8
 ex=$KMI_TMP/ex
@@ -96,6 +97,14 @@ add_case nolink kmodimg_c --subdir extra --firmware "$KMODIMG_EXAMPLES/firmware"
 add_case link kmodimg_c --subdir extra --in-tree-link host --kernel-tree "$tree" \
 	--firmware "$KMODIMG_EXAMPLES/firmware" "$ex/kmodimg_c.ko"
 
+# a symbol namespace not imported: Debian's efivarfs.ko without its
+# import_ns=EFIVAR (unsigned after the patch)
+mkdir -p "$KMI_TMP/p/ns"
+cp "$(kmi_qemu_intree_path efivarfs)" "$KMI_TMP/p/ns/efivarfs.ko"
+modpatch unsign "$KMI_TMP/p/ns/efivarfs.ko"
+modpatch modinfo "$KMI_TMP/p/ns/efivarfs.ko" import_ns= ""
+add_case namespace efivarfs --subdir extra "$KMI_TMP/p/ns/efivarfs.ko"
+
 if ((${#certopt[@]})); then
 	mkdir -p "$KMI_TMP/p/signed" "$KMI_TMP/p/patched"
 	cp "$(kmi_qemu_intree_path crc8)" "$KMI_TMP/p/signed/crc8.ko"
@@ -155,7 +164,7 @@ step "guest: load every case (kmod's modprobe; no kmodimg in the guest)"
 			dmesg | sed -n "/KMI-MARK $name\$/,\$p" | sed "s/^\[[ 0-9.]*\] //; s/^/KMI-DMESG $name /"
 			# modprobe words what the kernel returned (EKEYREJECTED has no dmesg line)
 			sed "s/^/KMI-DMESG $name /" /tmp/$name.err
-			for m in "$mod" kmodimg_b kmodimg_c kmodimg_a crc8 fat; do
+			for m in "$mod" kmodimg_b kmodimg_c kmodimg_a crc8 fat efivarfs; do
 				grep -q "^$m " /proc/modules && /sbin/rmmod "$m"
 			done
 			gok "case $name ran"
@@ -185,7 +194,7 @@ for c in "${cases[@]}"; do
 	fi
 	# the kernel's causes, as dmesg words them (an "Unknown symbol X (err -22)"
 	# only repeats an earlier "disagrees about version of symbol X")
-	grep -oE "(disagrees about version of symbol [^ ]+|Unknown symbol [^ ]+ \(err -2\)|version magic '[^']*' should be '[^']*'|Key was rejected by service|Invalid architecture in ELF header: [0-9]+|Invalid module format)" \
+	grep -oE "(disagrees about version of symbol [^ ]+|Unknown symbol [^ ]+ \(err -2\)|version magic '[^']*' should be '[^']*'|module uses symbol \([^)]*\) from namespace [^,]*, but does not import it\.|Key was rejected by service|Invalid architecture in ELF header: [0-9]+|Invalid module format)" \
 		"$KMI_TMP/dmesg-$name" | sed 's/ (err -2)$//' | sort -u >"$KMI_TMP/causes-$name" || true
 	if [[ $krc != 0 && ! -s $KMI_TMP/causes-$name ]]; then
 		fail_later "$name: modprobe failed but dmesg gives no cause this test knows"
