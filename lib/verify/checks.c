@@ -70,6 +70,14 @@ void kmi_check_elf(struct kmi_vctx *c, const struct kmi_vmod *m)
 			       "Invalid module format: ELF class or byte order is not the kernel's");
 }
 
+/* Would the kernel refuse m's vermagic?  From a .config only the flag words are known. */
+static bool vermagic_refused(const struct kmi_target *t, const struct kmi_vmod *m, unsigned diff)
+{
+	if (t->vermagic_exact)
+		return !kmi_vermagic_accepts(m->vermagic, t->vermagic, m->has_versions);
+	return (diff & ~(unsigned)KMI_VM_RELEASE) || ((diff & KMI_VM_RELEASE) && !m->has_versions);
+}
+
 void kmi_check_vermagic(struct kmi_vctx *c, const struct kmi_vmod *m)
 {
 	const struct kmi_target *t = &c->t;
@@ -94,10 +102,7 @@ void kmi_check_vermagic(struct kmi_vctx *c, const struct kmi_vmod *m)
 		diff &= ~(unsigned)KMI_VM_OTHER; /* a .config does not tell the arch words */
 	snprintf(ev, sizeof(ev), "module: '%s'; kernel: '%s' (from %s)", m->vermagic, t->vermagic,
 		 t->vermagic_from);
-	bool refused = t->vermagic_exact ? !kmi_vermagic_accepts(m->vermagic, t->vermagic, m->has_versions)
-					 : (diff & ~(unsigned)KMI_VM_RELEASE) ||
-						   ((diff & KMI_VM_RELEASE) && !m->has_versions);
-	if (refused) {
+	if (vermagic_refused(t, m, diff)) {
 		kmi_vermagic_describe(diff, words, sizeof(words));
 		kmi_report_add(c->rep, KMI_SEV_ERROR, "vermagic", m->name, ev, fix,
 			       "version magic '%s' should be '%s' (differs in: %s)", m->vermagic,
