@@ -2,9 +2,11 @@
 /* kmodimg verify: would the target kernel load the image's modules? */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "oci/extract.h"
 #include "tools/common.h"
@@ -144,37 +146,27 @@ static int extract(struct args *a, const char *dest, struct kmi_error **err)
 	return r;
 }
 
-static int run(int argc, char *argv[])
+/* Extracts, verifies, prints: the exit status.  Runs in the child (see guarded()). */
+static int verify_image(struct args *a, const char *tmp)
 {
-	struct args a = { .v.dir_name = "/opt" };
+	_cleanup_free_ char *root = xasprintf("%s/rootfs", tmp);
 	struct kmi_report rep = { 0 };
 	struct kmi_error *err = NULL;
-	_cleanup_free_ char *tmp = kmi_tmp_template("kmodimg-verify");
-	_cleanup_free_ char *root = NULL, *dir = NULL;
 	int r, status;
 
-	if ((r = parse(argc, argv, &a)) >= 0)
-		return r;
-	dir = normalize_dir(a.v.dir_name);
-	a.v.dir_name = dir;
-	a.eo.registry.quiet = true;
-	if (mkdtemp(tmp) == NULL) {
-		kmi_error_set(&err, errno, "creating a temp dir `%s`", tmp);
-		return kmi_fail("verify", &err);
-	}
-	root = xasprintf("%s/rootfs", tmp);
-	a.v.root = root;
-	r = extract(&a, root, &err);
+	a->v.root = root;
+	a->v.scratch = tmp; /* one dir for the parent to remove, whatever happens */
+	r = extract(a, root, &err);
 	if (r == 0) {
-		rep.image = kmi_report_strdup(a.ref);
-		r = kmi_verify(&a.v, &rep, &err);
+		rep.image = kmi_report_strdup(a->ref);
+		r = kmi_verify(&a->v, &rep, &err);
 	}
 	kmi_rm_rf(tmp);
 	if (r < 0) {
 		kmi_report_free(&rep);
 		return kmi_fail("verify", &err);
 	}
-	if (a.json)
+	if (a->json)
 		r = kmi_report_print_json(&rep, stdout);
 	else
 		kmi_report_print_text(&rep, stdout);
@@ -185,6 +177,69 @@ static int run(int argc, char *argv[])
 		return KMI_EXIT_USAGE;
 	}
 	return status;
+}
+
+static volatile pid_t child_pid;
+
+static void forward_signal(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+/*
+ * The work runs in a child while this process waits: whatever signal ends
+ * the child (Ctrl-C reaches both; a TERM sent here is passed on), the temp
+ * dir with the extracted image is removed here, and the exit status says
+ * what happened (128 + signal) instead of a death by a signal.
+ */
+static int guarded(struct args *a, const char *tmp)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction fwd = { .sa_handler = forward_signal }, old[4];
+	int st = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		exit(verify_image(a, tmp));
+	if (pid < 0)
+		return verify_image(a, tmp);
+	child_pid = pid;
+	sigemptyset(&fwd.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &fwd, &old[i]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &old[i], NULL);
+	kmi_rm_rf(tmp);
+	if (WIFSIGNALED(st)) {
+		fprintf(stderr, "kmodimg verify: stopped by signal %d\n", WTERMSIG(st));
+		return 128 + WTERMSIG(st);
+	}
+	return WEXITSTATUS(st);
+}
+
+static int run(int argc, char *argv[])
+{
+	struct args a = { .v.dir_name = "/opt" };
+	struct kmi_error *err = NULL;
+	_cleanup_free_ char *tmp = kmi_tmp_template("kmodimg-verify");
+	_cleanup_free_ char *dir = NULL;
+	int r;
+
+	if ((r = parse(argc, argv, &a)) >= 0)
+		return r;
+	dir = normalize_dir(a.v.dir_name);
+	a.v.dir_name = dir;
+	a.eo.registry.quiet = true;
+	if (mkdtemp(tmp) == NULL) {
+		kmi_error_set(&err, errno, "creating a temp dir `%s`", tmp);
+		return kmi_fail("verify", &err);
+	}
+	return guarded(&a, tmp);
 }
 
 const struct kmi_cmd kmi_cmd_verify = { "verify", run,

@@ -239,7 +239,8 @@ static void compare(struct kmi_vctx *c, const char *tmp)
 
 void kmi_check_depmod(struct kmi_vctx *c)
 {
-	_cleanup_free_ char *tmp = kmi_tmp_template("kmodimg-verify-depmod");
+	_cleanup_free_ char *tmp = c->o->scratch ? xasprintf("%s/depmod.XXXXXX", c->o->scratch)
+						 : kmi_tmp_template("kmodimg-verify-depmod");
 	_cleanup_free_ char *root = NULL;
 	const char *link = NULL;
 	int r;

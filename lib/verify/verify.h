@@ -74,6 +74,7 @@ struct kmi_verify_opts {
 	const char *kernel_tree; /* the target's lib/modules/<kver>, or NULL */
 	const char *symvers;     /* the target's Module.symvers, or NULL */
 	const char *cert;        /* X.509 certificate (PEM or DER) to verify signatures with */
+	const char *scratch;     /* where temp files go (the caller removes it), or NULL: $TMPDIR */
 	bool require_signature;
 };
 

@@ -240,6 +240,21 @@ modpatch crc "$KMI_TMP/vfatcrc/vfat.ko" fat_fill_super
 expect vfat-crc 1 "disagrees about version of symbol fat_fill_super" "fat exports" -- \
 	"oci:$KMI_TMP/img:vfatcrc" --kernel "$KVER" --kernel-tree "$tree"
 
+step "an interrupted verify leaves no temp dir behind"
+mkdir -p "$KMI_TMP/vtmp"
+for d in 0.05 0.1 0.2 0.4; do
+	rc=0
+	TMPDIR=$KMI_TMP/vtmp timeout --preserve-status -s INT "$d" "$KMODIMG" verify "oci:$KMI_TMP/img:link" \
+		--kernel "$KVER" --kernel-tree "$tree" >/dev/null 2>&1 || rc=$?
+	[[ $rc == 0 || $rc == 130 ]] || fail_later "interrupted after ${d}s: exit $rc, want 130 (or 0)"
+done
+left=$(ls -A "$KMI_TMP/vtmp")
+if [[ -z $left ]]; then
+	ok "nothing left in TMPDIR"
+else
+	fail_later "an interrupted verify left: $left"
+fi
+
 step "other references: the local store, a registry (htpasswd)"
 "$KMODIMG" build --quiet --store "$KMI_TMP/store" --kernel "$KVER" -t verify/good:1 \
 	"$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko" >/dev/null 2>&1 || fail "build into the store"
