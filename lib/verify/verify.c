@@ -100,8 +100,11 @@ static void check_link(struct kmi_vctx *c)
 {
 	_cleanup_free_ char *want = xasprintf("/lib/modules/%s", c->o->kver);
 	_cleanup_free_ char *ev = NULL, *fix = NULL;
+	size_t len = c->host_target ? strlen(c->host_target) : 0;
 
-	if (c->host_target == NULL || streq(c->host_target, want))
+	/* "/lib/modules/<kver>/" leads there too */
+	if (c->host_target == NULL || (strncmp(c->host_target, want, strlen(want)) == 0 &&
+				       strspn(c->host_target + strlen(want), "/") == len - strlen(want)))
 		return;
 	ev = xasprintf("%s/%s -> %s", c->rep->moddir, c->link_name, c->host_target);
 	fix = xasprintf("point it at %s (kmodimg build --in-tree-link %s --kernel %s)", want,
