@@ -33,6 +33,15 @@ check_out "dry run" dry "kmodimg_b.ko"
 check "dry run: kmodimg_a comes before kmodimg_b" \
 	awk '/kmodimg_a\.ko/ && !a { a = NR } /kmodimg_b\.ko/ && !b { b = NR } END { exit !(a && b && a < b) }' /tmp/dry.out
 check_not_loaded kmodimg_a kmodimg_b
+# kmod's modprobe --show-depends on the tree load extracted is the oracle
+# for the sequence, in-tree dependency through host included.
+img=$(sed -n 's|^insmod \(/.*\)/opt/lib/modules/.*|\1|p' /tmp/dry.out | head -n 1)
+run dryc kmodimg load --dry-run "$REF" kmodimg_c
+check_rc "load --dry-run kmodimg_c" 0
+run dryk /sbin/modprobe -d "$img/opt" --show-depends kmodimg_c
+check_rc "modprobe --show-depends kmodimg_c on the extracted image" 0
+check "load --dry-run kmodimg_c prints what modprobe --show-depends does" cmp /tmp/dryc.out /tmp/dryk.out
+check_not_loaded crc8 kmodimg_c
 
 step "a module with a parameter, --kernel"
 run a kmodimg load --kernel "$KVER" "$REF" kmodimg_a base=5
@@ -88,6 +97,16 @@ step "a module the image does not have"
 run nosuch kmodimg load "$REF" kmodimg_nosuch
 check "load kmodimg_nosuch fails" [ "$RC" != 0 ]
 check_out "the error lists the image's modules" nosuch "kmodimg_a"
+unload_all
+
+step "a load that fails midway is rolled back"
+check_absent "no firmware for kmodimg_c" /var/lib/firmware/$FW
+run half kmodimg load "$REF" kmodimg_c
+check "load kmodimg_c without its firmware fails" [ "$RC" != 0 ]
+dmesg | tail -n 3 | sed 's/^/  dmesg: /'
+check_not_loaded kmodimg_c crc8
+check "the image was extracted once, for its one digest" [ "$(ls /var/lib/kmodimg/images | grep -c sha256)" = 1 ]
+ls -a /var/lib/kmodimg/images
 unload_all
 
 # ------------------------------------------------------------- worker kmod
