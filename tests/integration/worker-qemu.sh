@@ -57,6 +57,54 @@ kmi_qemu_root "$root"
 kmi_qemu_add_tree "$root" "${intree[@]}"
 kmi_qemu_add_kmodimg "$root"
 kmi_qemu_example_image "$root"
+
+# Images the kernel must refuse, for the error messages: kmodimg_a with
+# its vermagic flags changed (SMP preempt -> SMP PREEMPT, same length:
+# the kernel says "version magic ... should be ..."), with the CRC of
+# _printk in __versions flipped ("disagrees about version of symbol"),
+# and kmodimg_b without kmodimg_a ("Unknown symbol kmodimg_a_add").
+patch_ko() {
+	python3 - "$@" <<-'EOF'
+		import struct, sys
+		how, src, dst = sys.argv[1:]
+		b = bytearray(open(src, "rb").read())
+		if how == "vermagic":
+		    old = b" SMP preempt mod_unload "
+		    assert b.count(old) == 1, "vermagic flags not found once"
+		    i = b.index(old)
+		    b[i:i + len(old)] = b" SMP PREEMPT mod_unload "
+		else:  # flip the CRC of _printk in __versions (ELF64 little-endian)
+		    shoff, = struct.unpack_from("<Q", b, 0x28)
+		    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", b, 0x3A)
+		    def sec(i):
+		        name, _, _, _, off, size = struct.unpack_from("<IIQQQQ", b, shoff + i * shentsize)
+		        return name, off, size
+		    stroff = sec(shstrndx)[1]
+		    for i in range(shnum):
+		        name, off, size = sec(i)
+		        if bytes(b[stroff + name:stroff + name + 11]) == b"__versions\0":
+		            for e in range(off, off + size, 64):
+		                if bytes(b[e + 8:e + 16]) == b"_printk\0":
+		                    b[e] ^= 0xff
+		                    break
+		            else:
+		                sys.exit("no _printk in __versions")
+		            break
+		    else:
+		        sys.exit("no __versions section")
+		open(dst, "wb").write(b)
+	EOF
+}
+bad=$KMI_TMP/bad
+mkdir -p "$bad/magic" "$bad/crc"
+patch_ko vermagic "$KMI_TMP/ex/kmodimg_a.ko" "$bad/magic/kmodimg_a.ko" || fail "cannot patch the vermagic"
+patch_ko crc "$KMI_TMP/ex/kmodimg_a.ko" "$bad/crc/kmodimg_a.ko" || fail "cannot patch a CRC"
+for img in magic:"$bad/magic/kmodimg_a.ko" crc:"$bad/crc/kmodimg_a.ko" dep:"$KMI_TMP/ex/kmodimg_b.ko"; do
+	kmi_run "bad-${img%%:*}" "$KMODIMG" build --quiet --kernel "$KVER" \
+		-t "oci:$root/images/bad-${img%%:*}:v1" "${img#*:}"
+	((KMI_RC == 0)) || fail "kmodimg build of bad-${img%%:*}: $(cat "$KMI_TMP/bad-${img%%:*}.err")"
+done
+
 if [[ $shim == 1 ]]; then
 	mv "$root/usr/bin/kmodimg" "$root/usr/bin/kmodimg.real"
 	install -m 755 "$KMI_LIB_DIR/kmm-worker-shim.sh" "$root/usr/bin/kmodimg"
@@ -64,7 +112,7 @@ if [[ $shim == 1 ]]; then
 fi
 
 {
-	echo "KVER=$KVER"
+	echo "KVER=$KVER SHIM=$shim"
 	cat "$KMI_DATA/worker-qemu-guest.sh"
 } >"$KMI_TMP/guest.sh"
 kmi_qemu_script "$root" "$KMI_TMP/guest.sh"

@@ -56,6 +56,10 @@ loaded() {
 	grep -q "^$1 " /proc/modules
 }
 
+not_loaded() {
+	! loaded "$1"
+}
+
 check_loaded() {
 	for _m in "$@"; do
 		if loaded "$_m"; then gok "$_m is loaded"; else gfail "$_m is not loaded"; fi

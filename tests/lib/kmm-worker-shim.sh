@@ -6,7 +6,7 @@
 #     KMODIMG_QEMU_SHIM=1 tests/run.sh worker-qemu
 # The real binary is /usr/bin/kmodimg.real; `extract` and anything else
 # but load, unload and worker are forwarded to it. Only what the test
-# uses is supported: one image, flow-style YAML lists, no quoting.
+# uses is supported: flow-style YAML lists, no quoting.
 # Lists are space-joined strings split on purpose; c_* come from eval.
 # shellcheck disable=SC2086,SC2154
 REAL=/usr/bin/kmodimg.real
@@ -18,10 +18,11 @@ die() {
 	exit 1
 }
 
-# image_root REF: the image extracted once under $STATE/img.
+# image_root REF: the image extracted once under $STATE/img/<REF>.
 image_root() {
-	[ -d $STATE/img ] || { mkdir -p $STATE && $REAL extract "$1" $STATE/img >/dev/null; } || exit 1
-	echo $STATE/img
+	d=$STATE/img/$(echo "$1" | tr '/:' '__')
+	[ -d "$d" ] || { mkdir -p $STATE/img && $REAL extract "$1" "$d" >/dev/null; } || exit 1
+	echo "$d"
 }
 
 # image_modules MODDIR: the modules the image carries (not under host/).
