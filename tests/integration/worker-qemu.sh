@@ -17,11 +17,20 @@
 #   - unload removes the module and its unused dependencies, and the
 #     copied firmware; load with no MODULE loads the whole image, unload
 #     with none removes it all; a module not in the image is an error
-#     that lists the image's modules;
+#     that lists the image's modules; a load that fails midway (kmodimg_c
+#     without its firmware) removes the crc8 it loaded; the image is
+#     extracted once per digest;
+#   - the kernel's refusals explained (and seen in dmesg): a foreign
+#     vermagic, a wrong symbol CRC, a dependency missing from the image,
+#     no module directory for the kernel;
 #   - worker kmod load|unload with KMM ModuleConfig files: through
 #     libkmod (in-tree removal, firmware, parameters, modulesLoadingOrder
 #     as softdep), with rawArgs and with args (kmod's modprobe, KMM's
 #     argv), and an unknown field rejected.
+# The load --dry-run sequence is compared with kmod's modprobe
+# --show-depends on the same extracted tree. KMODIMG_QEMU_SHIM=1 runs the
+# same guest checks (less those of kmodimg's own promises) against
+# tests/lib/kmm-worker-shim.sh, KMM's worker rebuilt from kmod's modprobe.
 # Skips (77) while the binary has no `load` command (issue 4 in progress).
 # Modules are loaded only in the guest, never on the host.
 set -euo pipefail

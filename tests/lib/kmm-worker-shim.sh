@@ -8,7 +8,7 @@
 # but load, unload and worker are forwarded to it. Only what the test
 # uses is supported: flow-style YAML lists, no quoting.
 # Lists are space-joined strings split on purpose; c_* come from eval.
-# shellcheck disable=SC2086,SC2154
+# shellcheck disable=SC2086,SC2046,SC2154
 REAL=/usr/bin/kmodimg.real
 STATE=/var/lib/kmm-shim
 MODPROBE=/sbin/modprobe
@@ -54,7 +54,7 @@ in_tree_remove() {
 }
 
 cmd_load() {
-	dry='' kver=$(uname -r) fw='' rmlist='' dir=/opt pos=''
+	dry='' kver=$(uname -r) fw='' rmlist='' dir=/opt pos='' order=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--help) return 0 ;;
@@ -63,7 +63,7 @@ cmd_load() {
 		--firmware-path) fw=$2 && shift ;;
 		--remove-in-tree) rmlist="$rmlist $2" && shift ;;
 		--dir-name) dir=$2 && shift ;;
-		--order) shift ;;
+		--order) order=$2 && shift ;;
 		*) pos="$pos $1" ;;
 		esac
 		shift
@@ -80,19 +80,33 @@ cmd_load() {
 	if [ -n "$fw" ] && [ -z "$dry" ]; then
 		copy_firmware "$root/lib/firmware" "$fw" && set_class_path "$fw" && echo "$fw" >$STATE/fw || exit 1
 	fi
+	write_softdeps $(echo "$order" | tr , ' ')
 	if [ $# -gt 0 ]; then
 		$MODPROBE -v $dry -d "$root$dir" -S "$kver" "$@"
 	else
-		# shellcheck disable=SC2086
 		$MODPROBE -v $dry -d "$root$dir" -S "$kver" -a $mods
 	fi
+	rc=$?
+	rm -f /etc/modprobe.d/kmm-softdep.conf
+	return $rc
+}
+
+# write_softdeps A B C...: KMM's softdep text for modulesLoadingOrder,
+# where the worker's modprobe reads it.
+write_softdeps() {
+	while [ $# -ge 2 ]; do
+		echo "softdep $1 pre: $2"
+		shift
+	done >/etc/modprobe.d/kmm-softdep.conf
 }
 
 cmd_unload() {
 	[ "$1" = --help ] && return 0
+	order=''
+	[ "$2" = --order ] && order=$(echo "$3" | tr , ' ') && set -- "$1"
 	root=$(image_root "$1") || exit 1
 	shift
-	# shellcheck disable=SC2046
+	[ -z "$order" ] || set -- -a $order
 	[ $# -gt 0 ] || set -- -a $(image_modules "$root/opt/lib/modules/$(uname -r)")
 	$MODPROBE -rv -d "$root/opt" "$@" || exit 1
 	[ ! -f $STATE/fw ] || remove_firmware "$root/lib/firmware" "$(cat $STATE/fw)"
@@ -144,8 +158,7 @@ cmd_worker() {
 		in_tree_remove ${c_inTreeModulesToRemove:-${c_inTreeModuleToRemove:-}} || exit 1
 		[ -z "${c_modprobe_firmwarePath:-}" ] || copy_firmware "$wroot$c_modprobe_firmwarePath" "$fw" || exit 1
 		# KMM mounts the softdep text at /etc/modprobe.d for the load pod.
-		set -- ${c_modprobe_modulesLoadingOrder:-}
-		while [ $# -ge 2 ]; do echo "softdep $1 pre: $2"; shift; done >/etc/modprobe.d/kmm-softdep.conf
+		write_softdeps ${c_modprobe_modulesLoadingOrder:-}
 		if [ -n "${c_modprobe_rawArgs_set:-}" ]; then
 			$MODPROBE ${c_modprobe_rawArgs_load:-}
 		else

@@ -70,6 +70,8 @@ check_rc "load kmodimg_b" 0
 check_loaded kmodimg_a kmodimg_b
 check_used_by kmodimg_a kmodimg_b
 check_dmesg "kmodimg_b called kmodimg_a (base 5)" "kmodimg_a_add(2,3)=10"
+run b2 kmodimg load "$REF" kmodimg_b
+check_rc "load kmodimg_b again: nothing to do, as modprobe" 0
 
 step "in-tree removal, an in-tree dependency through host, firmware"
 run crc7 /sbin/modprobe crc7
@@ -107,6 +109,18 @@ run unall kmodimg unload "$REF"
 check_rc "unload (every module)" 0
 check_not_loaded $ALL
 check_absent "firmware removed" /var/lib/firmware/$FW
+show_modules
+
+step "--order: KMM's modulesLoadingOrder on load and unload"
+run ol kmodimg load "$REF" kmodimg_c --order kmodimg_c,kmodimg_a --firmware-path /var/lib/firmware
+check_rc "load kmodimg_c --order kmodimg_c,kmodimg_a" 0
+check_loaded kmodimg_c crc8 kmodimg_a
+check_not_loaded kmodimg_b
+run ou kmodimg unload "$REF" --order kmodimg_c,kmodimg_a
+check_rc "unload --order kmodimg_c,kmodimg_a" 0
+check_not_loaded $ALL
+run ou2 kmodimg unload "$REF" kmodimg_b
+check_rc "unload of a module that is not loaded: nothing to do" 0
 show_modules
 
 step "a module the image does not have"
