@@ -116,3 +116,30 @@ check_out() {
 loaded_like() {
 	awk -v p="$1" 'index($1, p) == 1 { printf "%s ", $1 }' /proc/modules
 }
+
+# probe KEY FILE...: does the kernel take these modules? insmod the files
+# in order (dependencies first) until one is refused, print
+#   GUEST probe KEY rc=N         (0: all loaded; else insmod's status)
+#   GUEST probe-log KEY <line>   (each kernel message the attempt caused,
+#                                 and insmod's stderr)
+# then remove what it loaded, last first, so probes do not interfere.
+# On the host, kmi_qemu_probe_rc and kmi_qemu_probe_log read them back.
+probe() {
+	_key=$1
+	shift
+	_n0=$(dmesg | wc -l)
+	_done=
+	_rc=0
+	for _f in "$@"; do
+		/sbin/insmod "$_f" 2>/tmp/probe.err
+		_rc=$?
+		sed "s/^/GUEST probe-log $_key insmod: /" /tmp/probe.err
+		[ "$_rc" = 0 ] || break
+		_done="$(/sbin/modinfo -F name "$_f") $_done"
+	done
+	dmesg | tail -n +"$((_n0 + 1))" | sed "s/^/GUEST probe-log $_key /"
+	echo "GUEST probe $_key rc=$_rc"
+	for _m in $_done; do
+		/sbin/rmmod "$_m" || echo "GUEST probe-log $_key could not remove $_m"
+	done
+}

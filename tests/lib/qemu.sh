@@ -15,6 +15,8 @@
 #     cp -r ... "$root/images/"            # anything else the script needs
 #     kmi_qemu_script "$root" guest-script.sh
 #     kmi_qemu_run "$root"                 # pack, boot, parse; fails if no marker
+#     kmi_qemu_probe_rc KEY                # results of the guest's `probe KEY FILE...`
+#     kmi_qemu_probe_log KEY               #   (insmod status, the kernel's messages)
 #
 # Inside the guest the script runs under busybox sh with PATH
 # /usr/bin:/usr/sbin:/bin:/sbin, after `. /lib/kmi-guest.sh` (check,
@@ -312,4 +314,16 @@ kmi_qemu_run() {
 		echo "--- console log:"
 		sed 's/^/    /' "$KMI_QEMU_LOG"
 	fi
+}
+
+# kmi_qemu_probe_rc KEY: the status of the guest's `probe KEY ...`
+# (tests/lib/guest.sh) from the last kmi_qemu_run; empty if it never ran.
+kmi_qemu_probe_rc() {
+	sed -n "s/^GUEST probe $1 rc=//p" "$KMI_QEMU_LOG" | tail -n 1
+}
+
+# kmi_qemu_probe_log KEY: the kernel's messages (and insmod's stderr) for
+# the guest's `probe KEY ...`, one per line, without the prefix.
+kmi_qemu_probe_log() {
+	sed -n "s/^GUEST probe-log $1 //p" "$KMI_QEMU_LOG"
 }
