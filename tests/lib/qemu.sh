@@ -21,7 +21,9 @@
 # Inside the guest the script runs under busybox sh with PATH
 # /usr/bin:/usr/sbin:/bin:/sbin, after `. /lib/kmi-guest.sh` (check,
 # check_loaded, ... print "GUEST ok: ..." / "GUEST FAIL: ..." lines, which
-# kmi_qemu_run turns into ok / fail_later on the host). Then /init prints
+# kmi_qemu_run turns into ok / fail_later on the host; `probe KEY FILE...`
+# insmods files and reports what the kernel said, for verdict tests, then
+# removes them again). Then /init prints
 # the marker line "KMI-QEMU-DONE rc=N" (N: the number of failed checks, or
 # the status the script exited with) and powers the guest off.
 #
