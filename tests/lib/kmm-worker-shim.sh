@@ -139,19 +139,22 @@ parse_config() {
 
 cmd_worker() {
 	[ "$1" = kmod ] || die "worker: only kmod"
-	action=$2 cfg=$3 fw='' wroot=/tmp
+	action=$2 cfg=$3 fw='' wroot=/tmp pull=''
 	[ "$cfg" = --help ] && return 0
 	shift 3
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--firmware-path) fw=$2 && shift ;;
 		--root) wroot=$2 && shift ;;
+		--pull) pull=1 ;;
 		*) die "worker: unknown argument $1" ;;
 		esac
 		shift
 	done
 	code=$(parse_config "$cfg") || exit 1
 	eval "$code"
+	# KMM's older worker pulled and extracted the image itself (5.9).
+	[ -z "$pull" ] || wroot=$(image_root "$c_containerImage") || exit 1
 	mdir=$wroot${c_modprobe_dirName:-}
 	if [ "$action" = load ]; then
 		[ -z "$fw" ] || set_class_path "$fw" || exit 1

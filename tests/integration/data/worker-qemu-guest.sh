@@ -251,6 +251,24 @@ check_rc "worker kmod unload (args)" 0
 check_not_loaded $ALL
 unload_all
 
+step "worker kmod --pull: the worker fetches containerImage itself"
+cat >/run/w5.yaml <<EOF
+kernelVersion: $KVER
+containerImage: $REF
+imagePullPolicy: Always
+modprobe:
+  moduleName: kmodimg_b
+  dirName: /opt
+EOF
+run w5 kmodimg worker kmod load /run/w5.yaml --pull
+check_rc "worker kmod load --pull" 0
+check_loaded kmodimg_a kmodimg_b
+check_used_by kmodimg_a kmodimg_b
+run w5u kmodimg worker kmod unload /run/w5.yaml --pull
+check_rc "worker kmod unload --pull" 0
+check_not_loaded $ALL
+unload_all
+
 step "worker kmod: an unknown field is rejected"
 cat >/run/w4.yaml <<EOF
 kernelVersion: $KVER
