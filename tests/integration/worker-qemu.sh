@@ -19,7 +19,8 @@
 #     with none removes it all; a module not in the image is an error
 #     that lists the image's modules; a load that fails midway (kmodimg_c
 #     without its firmware) removes the crc8 it loaded; the image is
-#     extracted once per digest;
+#     extracted once per digest; modules in use (an in-tree one to
+#     remove, one of the image's used by another) are refused;
 #   - the kernel's refusals explained (and seen in dmesg): a foreign
 #     vermagic, a wrong symbol CRC, a dependency missing from the image,
 #     no module directory for the kernel;

@@ -123,6 +123,27 @@ run ou2 kmodimg unload "$REF" kmodimg_b
 check_rc "unload of a module that is not loaded: nothing to do" 0
 show_modules
 
+step "modules in use are not removed"
+run iu1 kmodimg load "$REF" kmodimg_c --firmware-path /var/lib/firmware --remove-in-tree crc7 --remove-in-tree kmodimg_nosuch_intree
+check_rc "load kmodimg_c, removing in-tree modules that are not loaded or do not exist" 0
+check_loaded kmodimg_c crc8
+run iu2 kmodimg load "$REF" kmodimg_a --remove-in-tree crc8
+check "load --remove-in-tree crc8 fails while kmodimg_c uses crc8" [ "$RC" != 0 ]
+check_loaded crc8 kmodimg_c
+check_not_loaded kmodimg_a
+run iu3 kmodimg unload "$REF" kmodimg_c
+check_rc "unload kmodimg_c" 0
+run iu4 kmodimg load "$REF" kmodimg_a
+check_rc "load kmodimg_a" 0
+img=$(sed -n 's|^insmod \(/.*\)/opt/lib/modules/.*|\1|p' /tmp/dry.out | head -n 1)
+run iu5 /sbin/modprobe -d "$img/opt" kmodimg_b
+check_rc "modprobe kmodimg_b, by someone else" 0
+run iu6 kmodimg unload "$REF" kmodimg_a
+check "unload kmodimg_a fails while kmodimg_b uses it" [ "$RC" != 0 ]
+check_loaded kmodimg_a kmodimg_b
+unload_all
+check_not_loaded $ALL
+
 step "a module the image does not have"
 run nosuch kmodimg load "$REF" kmodimg_nosuch
 check "load kmodimg_nosuch fails" [ "$RC" != 0 ]
