@@ -52,7 +52,7 @@ KMI_QEMU_LOG=
 KMI_QEMU_KMOD_TOOLS=(modprobe insmod rmmod lsmod depmod modinfo)
 
 kmi_qemu_setup() {
-	kmi_need_cmds qemu-system-x86_64 busybox cpio timeout ldd kmod
+	kmi_need_cmds qemu-system-x86_64 busybox cpio timeout ldd kmod flock
 	busybox --list-full >/dev/null 2>&1 || skip "busybox cannot list its applets (install busybox-static)"
 	ldd "$(command -v busybox)" >/dev/null 2>&1 &&
 		skip "$(command -v busybox) is dynamically linked (install busybox-static)"
@@ -73,16 +73,12 @@ kmi_qemu_intree_path() {
 	find "$dir" -name "$1.ko" -print -quit
 }
 
-# kmi_qemu_kernel [NAME...]: make sure the cache holds Debian's vmlinuz for
-# $KVER, the tree's modules.order/.builtin/.builtin.modinfo and the named
-# in-tree modules (base names without .ko), taken from the linux-image
-# .deb in one pass. Every file is extracted to a private temp dir and
-# renamed into place, so a concurrent run sees either nothing or a whole
-# file. Sets KMI_QEMU_VMLINUZ and KMI_QEMU_TREE (the directory holding
-# lib/modules/$KVER). About 12 MB in all, not the 400 MB tree.
-kmi_qemu_kernel() {
-	local base=$KMI_QEMU_CACHE/$KVER mdir=lib/modules/$KVER name deb tmp f
-	local pats=() names=()
+# kmi_qemu_missing NAME...: sets pats[] to the tar patterns of what the
+# cache lacks (vmlinuz, the tree's metadata, the named modules), names[]
+# to the module names among them.
+kmi_qemu_missing() {
+	local mdir=lib/modules/$KVER name f
+	pats=() names=()
 	kmi_qemu_cached "boot/vmlinuz-$KVER" || pats+=("./boot/vmlinuz-$KVER")
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		kmi_qemu_cached "tree/$mdir/$f" || pats+=("./$mdir/$f")
@@ -92,33 +88,52 @@ kmi_qemu_kernel() {
 		pats+=("./$mdir/kernel/*/$name.ko")
 		names+=("$name")
 	done
+}
+
+# kmi_qemu_kernel [NAME...]: make sure the cache holds Debian's vmlinuz for
+# $KVER, the tree's modules.order/.builtin/.builtin.modinfo and the named
+# in-tree modules (base names without .ko), taken from the linux-image
+# .deb in one pass. Sets KMI_QEMU_VMLINUZ and KMI_QEMU_TREE (the directory
+# holding lib/modules/$KVER). About 12 MB in all, not the 400 MB tree.
+# Readers need no lock: every file is extracted to a temp dir and renamed
+# into place, so a concurrent run sees either nothing or a whole file.
+# Writers hold $base/.lock (flock), so the cache is extracted once, and a
+# temp dir found while holding it was left by a killed run: removed.
+kmi_qemu_kernel() {
+	local base=$KMI_QEMU_CACHE/$KVER name deb tmp f lockfd
+	local pats=() names=()
 	KMI_QEMU_VMLINUZ=$base/boot/vmlinuz-$KVER
 	KMI_QEMU_TREE=$base/tree
+	kmi_qemu_missing "$@"
 	((${#pats[@]})) || return 0
 
 	deb=$(kmi_image_deb) || skip "cannot download linux-image-$KVER"
 	mkdir -p "$base" || skip "cannot create the qemu cache $base"
-	tmp=$(mktemp -d "$base/.extract.XXXXXX")
-	# tar exits 2 when a pattern matched nothing; missing names are
-	# reported precisely below.
-	dpkg-deb --fsys-tarfile "$deb" |
-		tar -x -C "$tmp" --wildcards "${pats[@]}" 2>"$tmp/.tar.err" || true
-	(cd "$tmp" && find boot lib -type f 2>/dev/null) | while IFS= read -r f; do
-		if [[ $f == boot/* ]]; then
-			mkdir -p "$base/${f%/*}"
-			mv -f "$tmp/$f" "$base/$f"
-		else
-			mkdir -p "$base/tree/${f%/*}"
-			mv -f "$tmp/$f" "$base/tree/$f"
-		fi
-	done
-	for name in "${names[@]}"; do
-		[[ -n $(kmi_qemu_intree_path "$name") ]] && continue
-		cat "$tmp/.tar.err"
+	exec {lockfd}>"$base/.lock"
+	flock "$lockfd"
+	rm -rf "$base"/.extract.*
+	kmi_qemu_missing "$@"   # another run may have done it meanwhile
+	if ((${#pats[@]})); then
+		tmp=$(mktemp -d "$base/.extract.XXXXXX")
+		# tar exits 2 when a pattern matched nothing; missing names
+		# are reported precisely below.
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -x -C "$tmp" --wildcards "${pats[@]}" 2>"$tmp/.tar.err" || true
+		(cd "$tmp" && find boot lib -type f 2>/dev/null || true) | while IFS= read -r f; do
+			if [[ $f == boot/* ]]; then
+				mkdir -p "$base/${f%/*}"
+				mv -f "$tmp/$f" "$base/$f"
+			else
+				mkdir -p "$base/tree/${f%/*}"
+				mv -f "$tmp/$f" "$base/tree/$f"
+			fi
+		done
+		kmi_qemu_missing "$@"
+		((${#names[@]} == 0)) || cat "$tmp/.tar.err"
 		rm -rf "$tmp"
-		fail "in-tree module $name.ko not in linux-image-$KVER"
-	done
-	rm -rf "$tmp"
+	fi
+	exec {lockfd}>&-
+	((${#names[@]} == 0)) || fail "in-tree modules not in linux-image-$KVER: ${names[*]}"
 	[[ -f $KMI_QEMU_VMLINUZ ]] || fail "no boot/vmlinuz-$KVER in linux-image-$KVER"
 }
 
