@@ -38,7 +38,8 @@
 # Environment:
 #   KMODIMG_RELEASE       binary to put in the guest (scripts/test.sh sets it
 #                         to the release build); else <repo>/build-release/
-#                         kmodimg if built, else $KMODIMG
+#                         kmodimg if built and not older than $KMODIMG, else
+#                         $KMODIMG
 #   KMODIMG_QEMU_TIMEOUT  seconds before the boot is killed (default 120)
 #   KMODIMG_QEMU_MEM      guest memory in MiB (default 256; 512 for ASan)
 
@@ -119,7 +120,7 @@ kmi_qemu_kernel() {
 		# are reported precisely below.
 		dpkg-deb --fsys-tarfile "$deb" |
 			tar -x -C "$tmp" --wildcards "${pats[@]}" 2>"$tmp/.tar.err" || true
-		(cd "$tmp" && find boot lib -type f 2>/dev/null || true) | while IFS= read -r f; do
+		(cd "$tmp" && { find boot lib -type f 2>/dev/null || true; }) | while IFS= read -r f; do
 			if [[ $f == boot/* ]]; then
 				mkdir -p "$base/${f%/*}"
 				mv -f "$tmp/$f" "$base/$f"
@@ -208,15 +209,23 @@ kmi_qemu_add_tree() {
 	}
 }
 
-# The kmodimg binary for the guest: a release build if there is one (no
-# sanitizer runtime to carry, and TCG is slow enough already), else the
-# binary under test.
+# The kmodimg binary for the guest: $KMODIMG_RELEASE if set (scripts/test.sh
+# sets it to the release build it just built), else <repo>/build-release/
+# kmodimg unless it is older than the binary under test (then it may be
+# stale), else the binary under test itself. A release build carries no
+# sanitizer runtime, and TCG is slow enough already.
 kmi_qemu_kmodimg_bin() {
-	local cand
-	for cand in "${KMODIMG_RELEASE:-}" "$KMODIMG_SRC/build-release/kmodimg" "$KMODIMG"; do
-		[[ -n $cand && -x $cand ]] && { echo "$cand"; return 0; }
-	done
-	return 1
+	local rel=$KMODIMG_SRC/build-release/kmodimg
+	if [[ -n ${KMODIMG_RELEASE:-} ]]; then
+		[[ -x $KMODIMG_RELEASE ]] || return 1
+		echo "$KMODIMG_RELEASE"
+	elif [[ -x $rel && ! $rel -ot $KMODIMG ]]; then
+		echo "$rel"
+	elif [[ -x $KMODIMG ]]; then
+		echo "$KMODIMG"
+	else
+		return 1
+	fi
 }
 
 # kmi_qemu_add_kmodimg ROOT: /usr/bin/kmodimg and its libraries. An ASan
