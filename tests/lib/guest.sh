@@ -21,9 +21,9 @@ gfail() {
 	GUEST_NFAIL=$((GUEST_NFAIL + 1))
 }
 
-# step TEXT: a heading in the console log.
+# step TEXT: a heading in the console log, with the guest's uptime.
 step() {
-	echo "--- $*"
+	echo "--- [$(cut -d ' ' -f 1 /proc/uptime)s] $*"
 }
 
 # run NAME CMD...: run CMD with its stdout in /tmp/NAME.out and stderr in
