@@ -252,15 +252,16 @@ int kmi_kmm_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
 		return r;
 	free_argv(argv, argv ? n : 0);
 
-	if (o->firmware_path != NULL && !o->dry_run &&
-	    (r = kmi_firmware_class_path(o->firmware_path, err)) < 0)
+	if (o->firmware_path != NULL && o->dry_run)
+		fprintf(stderr, "would set the firmware search path to %s\n", o->firmware_path);
+	else if (o->firmware_path != NULL && (r = kmi_firmware_class_path(o->firmware_path, err)) < 0)
 		return r;
 	if ((r = remove_in_tree(c, o, err)) < 0)
 		return r;
 	if (has_firmware(c)) {
 		_cleanup_free_ char *src = firmware_src(c, o);
 		if (o->dry_run)
-			fprintf(o->out, "# copy %s/ -> %s/\n", src, firmware_dst(o));
+			fprintf(stderr, "would copy %s/ to %s/\n", src, firmware_dst(o));
 		else if ((r = kmi_firmware_copy(src, firmware_dst(o), err)) < 0)
 			return r;
 	}
@@ -284,7 +285,7 @@ int kmi_kmm_unload(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
 		struct kmi_error *fwerr = NULL;
 
 		if (o->dry_run) {
-			fprintf(o->out, "# remove %s/* from %s/\n", src, firmware_dst(o));
+			fprintf(stderr, "would remove the files of %s/ from %s/\n", src, firmware_dst(o));
 		} else if (kmi_firmware_remove(src, firmware_dst(o), &fwerr) < 0) {
 			/* KMM only logs these. */
 			kmi_warn("%s\n", fwerr->msg);

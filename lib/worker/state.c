@@ -26,13 +26,15 @@ static int take_lock(const char *state_dir, int *lockfd, struct kmi_error **err)
 	int r = kmi_mkdir_p(state_dir, 0755);
 
 	if (r < 0)
-		return kmi_error_set(err, -r == EACCES || -r == EROFS ? KMI_EUSAGE : -r,
-				     "creating the state directory `%s`: %s", state_dir,
-				     strerror(-r));
+		return -r == EACCES || -r == EROFS
+			       ? kmi_error_set(err, KMI_EUSAGE, "creating the state directory `%s`: %s",
+					       state_dir, strerror(-r))
+			       : kmi_error_set(err, -r, "creating the state directory `%s`", state_dir);
 	*lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (*lockfd < 0)
-		return kmi_error_set(err, errno == EACCES ? KMI_EUSAGE : errno, "opening `%s`: %s",
-				     path, strerror(errno));
+		return errno == EACCES
+			       ? kmi_error_set(err, KMI_EUSAGE, "opening `%s`: %s", path, strerror(errno))
+			       : kmi_error_set(err, errno, "opening `%s`", path);
 	while (flock(*lockfd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			r = kmi_error_set(err, errno, "locking `%s`", path);

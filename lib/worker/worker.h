@@ -114,6 +114,9 @@ int kmi_remove_in_tree(const char *host_moddir, const char *const *names, size_t
 int kmi_explain_insert(struct kmod_module *m, const char *options, const char *kver, int errnum,
 		       struct kmi_error **err);
 
+/* A parameter in options ("a=1 b") that the module does not declare (malloc'ed), or NULL. */
+char *kmi_unknown_param(struct kmod_module *m, const char *options);
+
 /* ---- firmware.c ---- */
 
 /*
