@@ -9,6 +9,7 @@
 # Checked inside the guest, from /proc/modules, /sys and dmesg:
 #   - load --dry-run prints the insmod sequence and loads nothing;
 #   - parameters reach /sys/module/<m>/parameters; --kernel is accepted;
+#     an unknown parameter is warned about and ignored, as the kernel does;
 #   - the a/b pair: kmodimg_b loads and uses kmodimg_a's symbol;
 #   - --remove-in-tree crc7 removes the loaded in-tree module first;
 #     kmodimg_c loads with crc8 reached through `host`; --firmware-path

@@ -149,6 +149,11 @@ run nosuch kmodimg load "$REF" kmodimg_nosuch
 check "load kmodimg_nosuch fails" [ "$RC" != 0 ]
 check_out "the error lists the image's modules" nosuch "kmodimg_a"
 unload_all
+run ap kmodimg load "$REF" kmodimg_a kmodimg_nosuch_param=1
+check_rc "load kmodimg_a with a parameter it lacks: the kernel ignores it" 0
+check_msg "a warning names the parameter" ap kmodimg_nosuch_param
+check_dmesg "the kernel ignored it" "unknown parameter 'kmodimg_nosuch_param' ignored"
+unload_all
 
 step "a load that fails midway is rolled back"
 check_absent "no firmware for kmodimg_c" /var/lib/firmware/$FW
