@@ -171,9 +171,7 @@ kmi_qemu_root() {
 	bb=$(command -v busybox)
 	cp "$bb" "$root/bin/busybox"
 	while read -r applet; do
-		case ${applet##*/} in
-		busybox | modprobe | insmod | rmmod | lsmod | depmod | modinfo) continue ;;
-		esac
+		[[ " busybox ${KMI_QEMU_KMOD_TOOLS[*]} " == *" ${applet##*/} "* ]] && continue
 		[[ -e $root/$applet || -L $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
 	done < <(busybox --list-full)
 	kmi_qemu_add_binary "$root" "$(command -v kmod)" /sbin/kmod
