@@ -10,6 +10,8 @@
 #   - load --dry-run prints the insmod sequence and loads nothing;
 #   - parameters reach /sys/module/<m>/parameters; --kernel is accepted;
 #     an unknown parameter is warned about and ignored, as the kernel does;
+#     --dir-name finds modules under another root (an image built with
+#     --prefix /kmods), and its absence is explained;
 #   - the a/b pair: kmodimg_b loads and uses kmodimg_a's symbol;
 #   - --remove-in-tree crc7 removes the loaded in-tree module first;
 #     kmodimg_c loads with crc8 reached through `host`; --firmware-path
@@ -116,6 +118,11 @@ for img in magic:"$bad/magic/kmodimg_a.ko" crc:"$bad/crc/kmodimg_a.ko" dep:"$KMI
 		-t "oci:$root/images/bad-${img%%:*}:v1" "${img#*:}"
 	((KMI_RC == 0)) || fail "kmodimg build of bad-${img%%:*}: $(cat "$KMI_TMP/bad-${img%%:*}.err")"
 done
+
+# KMM's dirName other than /opt: kmodimg_a under /kmods.
+kmi_run prefix "$KMODIMG" build --quiet --kernel "$KVER" --prefix /kmods \
+	-t "oci:$root/images/prefix:v1" "$KMI_TMP/ex/kmodimg_a.ko"
+((KMI_RC == 0)) || fail "kmodimg build --prefix /kmods: $(cat "$KMI_TMP/prefix.err")"
 
 if [[ $shim == 1 ]]; then
 	mv "$root/usr/bin/kmodimg" "$root/usr/bin/kmodimg.real"

@@ -36,6 +36,7 @@ copy_firmware() {
 	mkdir -p "$2" && cp -R "$1/." "$2/"
 }
 remove_firmware() {
+	[ -d "$1" ] || return 0
 	(cd "$1" && find . -type f) | while read -r f; do rm -f "$2/$f"; done
 }
 
@@ -102,13 +103,14 @@ write_softdeps() {
 
 cmd_unload() {
 	[ "$1" = --help ] && return 0
-	order=''
+	order='' dir=/opt
+	[ "$1" = --dir-name ] && dir=$2 && shift 2
 	[ "$2" = --order ] && order=$(echo "$3" | tr , ' ') && set -- "$1"
 	root=$(image_root "$1") || exit 1
 	shift
 	[ -z "$order" ] || set -- -a $order
-	[ $# -gt 0 ] || set -- -a $(image_modules "$root/opt/lib/modules/$(uname -r)")
-	$MODPROBE -rv -d "$root/opt" "$@" || exit 1
+	[ $# -gt 0 ] || set -- -a $(image_modules "$root$dir/lib/modules/$(uname -r)")
+	$MODPROBE -rv -d "$root$dir" "$@" || exit 1
 	[ ! -f $STATE/fw ] || remove_firmware "$root/lib/firmware" "$(cat $STATE/fw)"
 }
 

@@ -166,6 +166,18 @@ check_ours "the image was extracted once, for its one digest" [ "$(n_extracted)"
 ls -a /var/lib/kmodimg/images
 unload_all
 
+step "--dir-name: modules under another root than /opt"
+run dn0 kmodimg load oci:/images/prefix:v1 kmodimg_a
+check "load without --dir-name fails for an image without /opt" [ "$RC" != 0 ]
+check_msg "the error points at the module root" dn0 "dir-name"
+run dn kmodimg load --dir-name /kmods oci:/images/prefix:v1 kmodimg_a
+check_rc "load --dir-name /kmods" 0
+check_loaded kmodimg_a
+run dnu kmodimg unload --dir-name /kmods oci:/images/prefix:v1 kmodimg_a
+check_rc "unload --dir-name /kmods" 0
+check_not_loaded kmodimg_a
+unload_all
+
 step "errors that say what the kernel meant"
 run kv kmodimg load --kernel 6.1.0-0-none "$REF" kmodimg_a
 check "load for a kernel the image lacks fails" [ "$RC" != 0 ]
