@@ -109,7 +109,7 @@ static int run(int argc, char *argv[])
 		kmi_node_done(&n);
 		return r;
 	}
-	r = kmi_node_obtain(&n, &root, &err);
+	r = kmi_node_obtain(&n, false, &root, &err);
 	if (r == 0)
 		r = do_load(&n, root, &err);
 	kmi_node_done(&n);

@@ -169,6 +169,12 @@ EOF2
 kmi_run unknown "$KMODIMG" worker kmod load "$KMI_TMP/unknown.yaml" --root "$root"
 ((KMI_RC == 2)) && grep -qF "unknown.yaml:3:3: unknown field \`dirname\` in modprobe" "$KMI_TMP/unknown.err" ||
 	fail_later "unknown field: rc $KMI_RC $(cat "$KMI_TMP/unknown.err")"
+cfg dotdot <<EOF2
+modprobe: {moduleName: kmodimg_b, dirName: /opt/../../etc}
+EOF2
+kmi_run dotdot "$KMODIMG" worker kmod load "$KMI_TMP/dotdot.yaml" --root "$root"
+((KMI_RC == 2)) && grep -q "leaves the root" "$KMI_TMP/dotdot.err" ||
+	fail_later "dirName with ..: rc $KMI_RC $(cat "$KMI_TMP/dotdot.err")"
 kmi_run nofile "$KMODIMG" worker kmod load "$KMI_TMP/nosuch.yaml"
 ((KMI_RC == 2)) || fail_later "missing config: rc $KMI_RC"
 kmi_run badusage "$KMODIMG" worker kmod reload "$KMI_TMP/lib.yaml"
