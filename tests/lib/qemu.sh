@@ -39,7 +39,9 @@
 #   KMODIMG_RELEASE       binary to put in the guest (scripts/test.sh sets it
 #                         to the release build); else <repo>/build-release/
 #                         kmodimg if built and not older than $KMODIMG, else
-#                         $KMODIMG
+#                         $KMODIMG (KMODIMG_RELEASE=build-asan/kmodimg runs the
+#                         guest's commands under ASan+UBSan: it works, with
+#                         LeakSanitizer off and 512 MiB)
 #   KMODIMG_QEMU_TIMEOUT  seconds before the boot is killed (default 120)
 #   KMODIMG_QEMU_MEM      guest memory in MiB (default 256; 512 for ASan)
 
