@@ -39,7 +39,7 @@
 #   KMODIMG_RELEASE       binary to put in the guest (scripts/test.sh sets it
 #                         to the release build); else <repo>/build-release/
 #                         kmodimg if built and not older than $KMODIMG, else
-#                         $KMODIMG (KMODIMG_RELEASE=build-asan/kmodimg runs the
+#                         $KMODIMG (KMODIMG_RELEASE=$PWD/build-asan/kmodimg runs the
 #                         guest's commands under ASan+UBSan: it works, with
 #                         LeakSanitizer off and 512 MiB)
 #   KMODIMG_QEMU_TIMEOUT  seconds before the boot is killed (default 120)
