@@ -83,7 +83,8 @@ static int do_load(struct kmi_node_opts *n, const char *root, struct kmi_error *
 		return r;
 	}
 	/* Unknown module names fail here, before anything on the node changes. */
-	r = kmi_load_check(&t, &lo, err);
+	if (!n->dry_run)
+		r = kmi_load_check(&t, &lo, err);
 	if (r == 0 && n->n_remove > 0) {
 		_cleanup_free_ char *host = kmi_node_host_moddir(t.kver);
 		r = kmi_remove_in_tree(host, (const char *const *)n->remove, n->n_remove, n->dry_run,
@@ -108,7 +109,7 @@ static int run(int argc, char *argv[])
 		kmi_node_done(&n);
 		return r;
 	}
-	r = kmi_node_obtain(&n, &root, &err);
+	r = kmi_node_obtain(&n, false, &root, &err);
 	if (r == 0)
 		r = do_load(&n, root, &err);
 	kmi_node_done(&n);

@@ -134,15 +134,16 @@ int kmi_node_parse(const char *cmd, const char *help, int argc, char *argv[], bo
 	return positional(cmd, argc, argv, load, n);
 }
 
-int kmi_node_obtain(struct kmi_node_opts *n, char **root, struct kmi_error **err)
+int kmi_node_obtain(struct kmi_node_opts *n, bool cached_ok, char **root, struct kmi_error **err)
 {
 	char digest[KMI_DIGEST_LEN];
 	int r = kmi_endpoint_open(n->ref, &n->eo, false, &n->ep, err);
 
-	if (r < 0)
+	if (r < 0 && !cached_ok)
 		return r;
-	n->ep_open = true;
-	return kmi_state_obtain(&n->ep, n->state_dir, root, digest, &n->lockfd, err);
+	n->ep_open = r == 0;
+	return kmi_state_obtain_ref(r == 0 ? &n->ep : NULL, n->ref, cached_ok, n->state_dir, root, digest,
+				    &n->lockfd, err);
 }
 
 void kmi_node_done(struct kmi_node_opts *n)
@@ -163,12 +164,26 @@ char *kmi_node_host_moddir(const char *kver)
 	return xasprintf("%s/%s", base && base[0] ? base : "/lib/modules", kver);
 }
 
+/* <state>/.firmware/<tree>: beside the trees, not among them. */
+static char *firmware_record(const char *root)
+{
+	const char *slash = strrchr(root, '/');
+
+	if (slash == NULL)
+		return xasprintf(".firmware/%s", root);
+	return xasprintf("%.*s/.firmware/%s", (int)(slash - root), root, slash + 1);
+}
+
 int kmi_node_record_firmware(const char *root, const char *dir, struct kmi_error **err)
 {
-	_cleanup_free_ char *path = xasprintf("%s.firmware", root);
-	_cleanup_free_ char *tmp = xasprintf("%s.firmware.%d", root, (int)getpid());
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	_cleanup_free_ char *path = firmware_record(root);
+	_cleanup_free_ char *tmp = xasprintf("%s.%d", path, (int)getpid());
+	_cleanup_free_ char *parent = xstrdup(path);
+	_cleanup_close_ int fd = -1;
 
+	*strrchr(parent, '/') = '\0';
+	kmi_mkdir_p(parent, 0755);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0 || kmi_write_all(fd, dir, strlen(dir)) < 0 || rename(tmp, path) < 0) {
 		int r = kmi_error_set(err, errno, "recording the firmware directory in `%s`", path);
 		unlink(tmp);
@@ -179,7 +194,7 @@ int kmi_node_record_firmware(const char *root, const char *dir, struct kmi_error
 
 char *kmi_node_recorded_firmware(const char *root)
 {
-	_cleanup_free_ char *path = xasprintf("%s.firmware", root);
+	_cleanup_free_ char *path = firmware_record(root);
 	struct kmi_buf b = { 0 };
 
 	if (kmi_read_file(path, 4096, &b) < 0 || b.len == 0) {
@@ -192,7 +207,7 @@ char *kmi_node_recorded_firmware(const char *root)
 
 void kmi_node_forget_firmware(const char *root)
 {
-	_cleanup_free_ char *path = xasprintf("%s.firmware", root);
+	_cleanup_free_ char *path = firmware_record(root);
 
 	unlink(path);
 }

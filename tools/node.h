@@ -31,7 +31,7 @@ struct kmi_node_opts {
 int kmi_node_parse(const char *cmd, const char *help, int argc, char *argv[], bool load,
 		   struct kmi_node_opts *n);
 /* Opens the image and extracts it under the state dir (or reuses it); *root is its tree. */
-int kmi_node_obtain(struct kmi_node_opts *n, char **root, struct kmi_error **err);
+int kmi_node_obtain(struct kmi_node_opts *n, bool cached_ok, char **root, struct kmi_error **err);
 void kmi_node_done(struct kmi_node_opts *n);
 /* The node's module tree for kver: $KMODIMG_HOST_MODULES or /lib/modules, then /kver. */
 char *kmi_node_host_moddir(const char *kver);

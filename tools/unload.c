@@ -16,7 +16,8 @@
 	"Remove MODULE (default: every module the image has for the kernel, dependents\n" \
 	"first) from the running kernel, then the dependencies nothing else uses, as\n" \
 	"modprobe -r would; a module that is not loaded is skipped.  Then remove the\n" \
-	"firmware files `kmodimg load --firmware-path` copied.\n" \
+	"firmware files `kmodimg load --firmware-path` copied.  If REF cannot be\n" \
+	"resolved any more, the tree it was extracted to before is used.\n" \
 	"\n" \
 	"Options:\n" \
 	"      --dir-name=DIR       module root in the image (default /opt; KMM's dirName)\n" \
@@ -93,7 +94,8 @@ static int run(int argc, char *argv[])
 		kmi_node_done(&n);
 		return r;
 	}
-	r = kmi_node_obtain(&n, &root, &err);
+	/* What was loaded must stay unloadable when the image is gone. */
+	r = kmi_node_obtain(&n, true, &root, &err);
 	if (r == 0)
 		r = do_unload(&n, root, &err);
 	kmi_node_done(&n);

@@ -33,8 +33,7 @@ static char *modinfo(struct kmod_module *m, const char *key)
 	return v;
 }
 
-/* A parameter of options ("a=1 b") the module does not declare, or NULL. */
-static char *unknown_param(struct kmod_module *m, const char *options)
+char *kmi_unknown_param(struct kmod_module *m, const char *options)
 {
 	struct kmod_list *info = NULL, *l;
 	_cleanup_free_ char *copy = xstrdup(options ? options : "");
@@ -65,6 +64,9 @@ static int vermagic_error(struct kmod_module *m, const char *name, const char *k
 	_cleanup_free_ char *vm = modinfo(m, "vermagic");
 	size_t len = vm ? strcspn(vm, " ") : 0;
 
+	for (size_t end = vm ? strlen(vm) : 0; end > 0 && vm[end - 1] == ' ';)
+		vm[--end] = '\0';
+
 	if (vm != NULL && (strlen(kver) != len || strncmp(vm, kver, len) != 0))
 		return kmi_error_set(err, KMI_EFORMAT,
 				     "`%s` was built for kernel %.*s but this is %s (vermagic `%s`): "
@@ -88,7 +90,7 @@ int kmi_explain_insert(struct kmod_module *m, const char *options, const char *k
 	case ENOEXEC:
 		return vermagic_error(m, name, kver, err);
 	case EINVAL:
-		return kmi_error_set(err, EINVAL,
+		return kmi_error_set(err, KMI_EFORMAT,
 				     "`%s`: Invalid argument: most often the module disagrees with this "
 				     "kernel about a symbol's version (CRC mismatch: dmesg says "
 				     "\"disagrees about version of symbol\"): it was built against other "
@@ -96,12 +98,12 @@ int kmi_explain_insert(struct kmod_module *m, const char *options, const char *k
 				     "this kernel.  Otherwise a parameter value is out of range",
 				     name);
 	case ENOENT:
-		param = unknown_param(m, options);
+		param = kmi_unknown_param(m, options);
 		if (param != NULL)
 			return kmi_error_set(err, KMI_EUSAGE,
 					     "`%s` has no parameter `%s` (modinfo -p lists the ones it has)",
 					     name, param);
-		return kmi_error_set(err, ENOENT,
+		return kmi_error_set(err, KMI_EFORMAT,
 				     "`%s`: Unknown symbol in module: it needs a symbol no loaded module "
 				     "exports (dmesg names it).  A module it depends on is missing from "
 				     "the image's modules.dep (rebuild the image with it, or with the "
@@ -109,7 +111,7 @@ int kmi_explain_insert(struct kmod_module *m, const char *options, const char *k
 				     "another kernel",
 				     name);
 	case EKEYREJECTED:
-		return kmi_error_set(err, EKEYREJECTED,
+		return kmi_error_set(err, KMI_EFORMAT,
 				     "`%s`: Key was rejected by service: this kernel only loads modules "
 				     "signed with a key it trusts (Secure Boot lockdown or "
 				     "module.sig_enforce) and this module's signature is missing, bad, or "
@@ -117,23 +119,22 @@ int kmi_explain_insert(struct kmod_module *m, const char *options, const char *k
 				     "kernel's keyring (e.g. a MOK enrolled with mokutil)",
 				     name);
 	case ENOKEY:
-		return kmi_error_set(err, ENOKEY,
+		return kmi_error_set(err, KMI_EFORMAT,
 				     "`%s`: Required key not available: the module is signed with a key "
 				     "this kernel does not have in its keyrings; enroll the signing key "
 				     "(mokutil --import) or sign with one the kernel trusts",
 				     name);
 	case EPERM:
-		return kmi_error_set(err, EPERM,
+		return kmi_error_set(err, KMI_EUSAGE,
 				     "`%s`: Operation not permitted: loading modules needs root "
 				     "(CAP_SYS_MODULE), and is impossible once kernel.modules_disabled is "
 				     "set or lockdown forbids unsigned modules",
 				     name);
 	case EBUSY:
-		return kmi_error_set(err, EBUSY, "`%s`: Device or resource busy: the module is "
+		return kmi_error_set(err, KMI_EFORMAT, "`%s`: Device or resource busy: the module is "
 				     "being loaded or removed by someone else; try again", name);
 	default:
-		return kmi_error_set(err, errnum, "inserting `%s` (%s): %s", name,
-				     kmod_module_get_path(m) ? kmod_module_get_path(m) : "?",
-				     strerror(errnum));
+		return kmi_error_set(err, errnum, "inserting `%s` (%s)", name,
+				     kmod_module_get_path(m) ? kmod_module_get_path(m) : "?");
 	}
 }

@@ -36,8 +36,8 @@ struct fw {
 
 static int fw_error(struct fw *f, int errnum, const char *what)
 {
-	return kmi_error_set(f->err, errnum, "firmware `%.*s`: %s: %s", (int)f->rel.len,
-			     f->rel.data ? f->rel.data : "", what, strerror(errnum));
+	return kmi_error_set(f->err, errnum, "firmware `%.*s`: %s", (int)f->rel.len,
+			     f->rel.data ? f->rel.data : "", what);
 }
 
 static int copy_data(int in, int out)
@@ -259,9 +259,8 @@ int kmi_firmware_class_path(const char *path, struct kmi_error **err)
 	param = xasprintf("%s/module/firmware_class/parameters/path", sysfs);
 	r = kmi_read_file(param, 4096, &cur);
 	if (r < 0)
-		return kmi_error_set(err, -r,
-				     "reading `%s` (the firmware loader's search path): %s", param,
-				     strerror(-r));
+		return kmi_error_set(err, -r, "reading `%s` (the firmware loader's search path)",
+				     param);
 	while (cur.len > 0 && cur.data[cur.len - 1] == '\n')
 		cur.len--;
 	if (cur.len == strlen(path) && memcmp(cur.data, path, cur.len) == 0) {

@@ -240,27 +240,57 @@ static int remove_in_tree(const struct kmi_modconfig *c, const struct kmi_kmm_op
 	return kmi_remove_in_tree(host, names, n, o->dry_run, o->out, err);
 }
 
+/* A path below ROOT must stay there: no `..` component. */
+static bool has_dotdot(const char *p)
+{
+	for (const char *s = p; s != NULL && *s != '\0';) {
+		size_t len = strcspn(s, "/");
+		if (len == 2 && s[0] == '.' && s[1] == '.')
+			return true;
+		s += len;
+		s += strspn(s, "/");
+	}
+	return false;
+}
+
+static int check_paths(const struct kmi_modconfig *c, struct kmi_error **err)
+{
+	if (has_dotdot(c->modprobe.dir_name))
+		return kmi_error_set(err, KMI_EUSAGE, "modprobe.dirName `%s` leaves the root (`..`)",
+				     c->modprobe.dir_name);
+	if (has_dotdot(c->modprobe.firmware_path))
+		return kmi_error_set(err, KMI_EUSAGE,
+				     "modprobe.firmwarePath `%s` leaves the root (`..`)",
+				     c->modprobe.firmware_path);
+	return 0;
+}
+
 int kmi_kmm_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
 		 struct kmi_error **err)
 {
 	size_t n;
-	char **argv = kmi_kmm_modprobe_argv(c, o->root, true, &n);
+	char **argv;
 	int r;
+
+	if ((r = check_paths(c, err)) < 0)
+		return r;
+	argv = kmi_kmm_modprobe_argv(c, o->root, true, &n);
 
 	/* Without modprobe flags, libkmod must find the module: check before changing anything. */
 	if (argv == NULL && (r = libkmod_load_check(c, o, err)) < 0)
 		return r;
 	free_argv(argv, argv ? n : 0);
 
-	if (o->firmware_path != NULL && !o->dry_run &&
-	    (r = kmi_firmware_class_path(o->firmware_path, err)) < 0)
+	if (o->firmware_path != NULL && o->dry_run)
+		fprintf(stderr, "would set the firmware search path to %s\n", o->firmware_path);
+	else if (o->firmware_path != NULL && (r = kmi_firmware_class_path(o->firmware_path, err)) < 0)
 		return r;
 	if ((r = remove_in_tree(c, o, err)) < 0)
 		return r;
 	if (has_firmware(c)) {
 		_cleanup_free_ char *src = firmware_src(c, o);
 		if (o->dry_run)
-			fprintf(o->out, "# copy %s/ -> %s/\n", src, firmware_dst(o));
+			fprintf(stderr, "would copy %s/ to %s/\n", src, firmware_dst(o));
 		else if ((r = kmi_firmware_copy(src, firmware_dst(o), err)) < 0)
 			return r;
 	}
@@ -273,7 +303,11 @@ int kmi_kmm_load(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
 int kmi_kmm_unload(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
 		   struct kmi_error **err)
 {
-	int r = modprobe_step(c, o, false, err);
+	int r = check_paths(c, err);
+
+	if (r < 0)
+		return r;
+	r = modprobe_step(c, o, false, err);
 
 	if (r == 1)
 		r = libkmod_unload(c, o, err);
@@ -284,7 +318,7 @@ int kmi_kmm_unload(const struct kmi_modconfig *c, const struct kmi_kmm_opts *o,
 		struct kmi_error *fwerr = NULL;
 
 		if (o->dry_run) {
-			fprintf(o->out, "# remove %s/* from %s/\n", src, firmware_dst(o));
+			fprintf(stderr, "would remove the files of %s/ from %s/\n", src, firmware_dst(o));
 		} else if (kmi_firmware_remove(src, firmware_dst(o), &fwerr) < 0) {
 			/* KMM only logs these. */
 			kmi_warn("%s\n", fwerr->msg);

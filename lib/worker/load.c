@@ -177,6 +177,13 @@ static int insert_step(const struct kmi_tree *t, const struct step *s, const cha
 					     kmod_module_get_install_commands(m));
 		return 0;
 	}
+	if (s->target && user_options[0] != '\0') {
+		_cleanup_free_ char *unknown = kmi_unknown_param(m, user_options);
+		/* The kernel only logs "unknown parameter ignored". */
+		if (unknown != NULL)
+			kmi_warn("`%s` has no parameter `%s`: the kernel will ignore it (modinfo -p "
+				 "lists the ones it has)\n", kmod_module_get_name(m), unknown);
+	}
 	r = kmod_module_insert_module(m, 0, s->options);
 	if (r == -EEXIST)
 		return 0; /* loaded meanwhile by someone else */

@@ -281,8 +281,9 @@ int kmi_modconfig_load(const char *path, struct kmi_modconfig *out, struct kmi_e
 	if (r == -EFBIG)
 		r = kmi_error_set(err, KMI_EFORMAT, "`%s`: over %u bytes", path, MODCONFIG_MAX_SIZE);
 	else if (r < 0)
-		r = kmi_error_set(err, -r == ENOENT || -r == EACCES ? KMI_EUSAGE : -r,
-				  "reading `%s`: %s", path, strerror(-r));
+		r = -r == ENOENT || -r == EACCES
+			    ? kmi_error_set(err, KMI_EUSAGE, "reading `%s`: %s", path, strerror(-r))
+			    : kmi_error_set(err, -r, "reading `%s`", path);
 	else
 		r = kmi_modconfig_parse(b.data ? b.data : "", b.len, path, out, err);
 	kmi_buf_free(&b);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "oci/extract.h"
+#include "util/buf.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -26,13 +28,15 @@ static int take_lock(const char *state_dir, int *lockfd, struct kmi_error **err)
 	int r = kmi_mkdir_p(state_dir, 0755);
 
 	if (r < 0)
-		return kmi_error_set(err, -r == EACCES || -r == EROFS ? KMI_EUSAGE : -r,
-				     "creating the state directory `%s`: %s", state_dir,
-				     strerror(-r));
+		return -r == EACCES || -r == EROFS
+			       ? kmi_error_set(err, KMI_EUSAGE, "creating the state directory `%s`: %s",
+					       state_dir, strerror(-r))
+			       : kmi_error_set(err, -r, "creating the state directory `%s`", state_dir);
 	*lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (*lockfd < 0)
-		return kmi_error_set(err, errno == EACCES ? KMI_EUSAGE : errno, "opening `%s`: %s",
-				     path, strerror(errno));
+		return errno == EACCES
+			       ? kmi_error_set(err, KMI_EUSAGE, "opening `%s`: %s", path, strerror(errno))
+			       : kmi_error_set(err, errno, "opening `%s`", path);
 	while (flock(*lockfd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			r = kmi_error_set(err, errno, "locking `%s`", path);
@@ -99,4 +103,71 @@ int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root
 out:
 	free(md.data);
 	return r;
+}
+
+/* <state_dir>/.refs/<sha256 of the reference text>: the tree's directory name. */
+static char *ref_record(const char *state_dir, const char *ref)
+{
+	char d[KMI_DIGEST_LEN];
+
+	kmi_sha256_digest(ref, strlen(ref), d);
+	return xasprintf("%s/.refs/%s", state_dir, d + strlen("sha256:"));
+}
+
+static void remember_ref(const char *state_dir, const char *ref, const char *root)
+{
+	_cleanup_free_ char *path = ref_record(state_dir, ref);
+	_cleanup_free_ char *dir = xasprintf("%s/.refs", state_dir);
+	_cleanup_free_ char *tmp = xasprintf("%s.%d", path, (int)getpid());
+	const char *name = strrchr(root, '/') + 1;
+	_cleanup_close_ int fd = -1;
+
+	if (kmi_mkdir_p(dir, 0755) < 0)
+		return;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || kmi_write_all(fd, name, strlen(name)) < 0 || rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+/* The tree the reference resolved to last time, if it is still there. */
+static char *recalled_ref(const char *state_dir, const char *ref)
+{
+	_cleanup_free_ char *path = ref_record(state_dir, ref);
+	struct kmi_buf b = { 0 };
+	char *root = NULL;
+	struct stat st;
+
+	if (kmi_read_file(path, 256, &b) == 0 && b.len > 0 && memchr(b.data, '/', b.len) == NULL &&
+	    b.data[0] != '.') {
+		kmi_buf_putc(&b, '\0');
+		root = xasprintf("%s/%s", state_dir, b.data);
+		if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(root);
+			root = NULL;
+		}
+	}
+	kmi_buf_free(&b);
+	return root;
+}
+
+int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_ok,
+			 const char *state_dir, char **root, char digest[KMI_DIGEST_LEN],
+			 int *lockfd, struct kmi_error **err)
+{
+	_cleanup_free_ char *cached = NULL;
+	int r = ep ? kmi_state_obtain(ep, state_dir, root, digest, lockfd, err) : -1;
+
+	if (r == 0) {
+		remember_ref(state_dir, ref, *root);
+		return 0;
+	}
+	if (!cached_ok || (cached = recalled_ref(state_dir, ref)) == NULL)
+		return r;
+	kmi_warn("%s; using the tree `%s` extracted for it before\n", (*err)->msg, cached);
+	kmi_error_free(err);
+	if ((r = take_lock(state_dir, lockfd, err)) < 0)
+		return r;
+	digest[0] = '\0';
+	*root = TAKE_PTR(cached);
+	return 0;
 }

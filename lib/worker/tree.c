@@ -162,6 +162,8 @@ int kmi_tree_open(const char *root, const char *dir_name, const char *kver,
 		return r;
 	}
 	kmod_set_log_fn(t->ctx, kmod_log_fn, NULL);
+	/* The indexes mmap'ed once, as modprobe does, not reopened per lookup. */
+	kmod_load_resources(t->ctx);
 	check_links(t->moddir);
 	return 0;
 }
@@ -323,6 +325,7 @@ int kmi_tree_set_order(struct kmi_tree *t, const char *const *order, size_t n,
 	if (ctx == NULL)
 		return kmi_error_set(err, ENOMEM, "libkmod: cannot open `%s`", t->moddir);
 	kmod_set_log_fn(ctx, kmod_log_fn, NULL);
+	kmod_load_resources(ctx);
 	kmod_unref(t->ctx);
 	t->ctx = ctx;
 	return 0;

@@ -103,7 +103,7 @@ static int remove_module(struct rm *x, struct kmod_module *m, bool named, unsign
 	if (x->dry_run) {
 		fprintf(x->out, "rmmod %s\n", name);
 	} else if ((r = kmod_module_remove_module(m, 0)) < 0 && r != -ENOENT) {
-		return kmi_error_set(err, -r, "removing `%s`: %s", name, strerror(-r));
+		return kmi_error_set(err, -r, "removing `%s`", name);
 	} else {
 		kmi_info("removed `%s`\n", name);
 	}

@@ -33,6 +33,15 @@ struct kmod_list;
  */
 int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root,
 		     char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err);
+/*
+ * The same, remembering which tree the reference `ref` resolved to; with
+ * `cached_ok`, a reference that cannot be resolved now (registry down, tag
+ * deleted) falls back to that tree, so that what was loaded can always be
+ * unloaded.  ep NULL: opening the reference already failed (*err says why).
+ */
+int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_ok,
+			 const char *state_dir, char **root, char digest[KMI_DIGEST_LEN],
+			 int *lockfd, struct kmi_error **err);
 void kmi_state_release(int *lockfd);
 
 /* ---- tree.c: the image's module tree for one kernel ---- */
@@ -113,6 +122,9 @@ int kmi_remove_in_tree(const char *host_moddir, const char *const *names, size_t
 /* What an init_module/delete_module errno means for this module, and what to do. */
 int kmi_explain_insert(struct kmod_module *m, const char *options, const char *kver, int errnum,
 		       struct kmi_error **err);
+
+/* A parameter in options ("a=1 b") that the module does not declare (malloc'ed), or NULL. */
+char *kmi_unknown_param(struct kmod_module *m, const char *options);
 
 /* ---- firmware.c ---- */
 

@@ -12,7 +12,9 @@
 #     loads with the in-tree crc8 reached through `host` once the firmware
 #     is copied and firmware_class.path points at it (dmesg shows the
 #     firmware's text);
-#   - modprobe -r of c and b leaves nothing of them (nor crc8) loaded.
+#   - modprobe -r of c and b leaves nothing of them (nor crc8) loaded;
+#   - the probe helper: a+b load, b alone is refused with the kernel's
+#     "Unknown symbol", both read back on the host.
 # Modules are loaded only in the guest, never on the host.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib/common.sh
@@ -74,7 +76,11 @@ kmi_qemu_example_image "$root"
 		run r /sbin/modprobe -v -r -d /run/img/opt kmodimg_c kmodimg_b
 		check_rc "modprobe -r kmodimg_c kmodimg_b" 0
 		check_not_loaded kmodimg_a kmodimg_b kmodimg_c crc8
-		cat /proc/modules
+
+		step "probes: what the kernel says about a set of module files"
+		probe pair "$m/kmodimg_a.ko" "$m/kmodimg_b.ko"
+		probe b-alone "$m/kmodimg_b.ko"
+		check_not_loaded kmodimg_a kmodimg_b
 	EOF
 } >"$KMI_TMP/guest.sh"
 kmi_qemu_script "$root" "$KMI_TMP/guest.sh"
@@ -82,4 +88,12 @@ kmi_qemu_script "$root" "$KMI_TMP/guest.sh"
 step "boot"
 kmi_qemu_run "$root"
 step "guest done"
+[[ $(kmi_qemu_probe_rc pair) == 0 ]] || fail_later "probe pair: rc $(kmi_qemu_probe_rc pair), want 0"
+kmi_qemu_probe_log pair | grep -qF 'kmodimg_a_add(2,3)=5' ||
+	fail_later "probe pair: no kmodimg_b message in its log"
+[[ $(kmi_qemu_probe_rc b-alone) == 1 ]] || fail_later "probe b-alone: rc $(kmi_qemu_probe_rc b-alone), want 1"
+kmi_qemu_probe_log b-alone | grep -qF 'Unknown symbol kmodimg_a_add' ||
+	fail_later "probe b-alone: the kernel's reason is not in its log"
+kmi_qemu_probe_log b-alone | sed 's/^/    b-alone: /'
+ok "probes read back on the host"
 pass

@@ -155,6 +155,17 @@ kmi_run unl unload "$img" --dry-run
 kmi_run unl2 unload "$img" kmodimg_b --order kmodimg_b,kmodimg_a --dry-run
 ((KMI_RC == 0)) || fail_later "unload --order --dry-run: rc $KMI_RC $(cat "$KMI_TMP/unl2.err")"
 
+# The image is gone (layout deleted): unload uses the tree load extracted.
+cp -a "$KMI_TMP/img" "$KMI_TMP/img-gone"
+kmi_run gone1 load "oci:$KMI_TMP/img-gone:v1" kmodimg_b --dry-run
+rm -rf "$KMI_TMP/img-gone"
+kmi_run gone2 unload "oci:$KMI_TMP/img-gone:v1" kmodimg_b --dry-run
+((KMI_RC == 0)) && grep -q "using the tree" "$KMI_TMP/gone2.err" ||
+	fail_later "unload of a deleted image: rc $KMI_RC $(cat "$KMI_TMP/gone2.err")"
+kmi_run gone3 load "oci:$KMI_TMP/img-gone:v1" kmodimg_b --dry-run
+((KMI_RC != 0)) || fail_later "load of a deleted image must fail (only unload falls back)"
+ok "unload of an image that is gone falls back to its extracted tree; load does not"
+
 # In-tree removal looks at the node's tree only: a name it lacks is skipped.
 mkdir -p "$KMI_TMP/node/$KVER"
 : >"$KMI_TMP/node/$KVER/modules.dep"
@@ -175,5 +186,10 @@ if command -v docker-registry >/dev/null 2>&1; then
 		fail_later "registry source: rc $KMI_RC, $(cat "$KMI_TMP/reg.err")"
 	ok "registry image extracted to the same digest and plan"
 	kmi_reg_stop
+	# The registry is gone: what was loaded from it can still be unloaded.
+	kmi_run reg-gone "$KMODIMG" unload --state-dir "$KMI_TMP/state3" --kernel "$KVER" "${KMI_REG_CLIENT[@]}" \
+		"docker://$KMI_REG_HOST/kmod/ex:v1" kmodimg_b --dry-run
+	((KMI_RC == 0)) && grep -q "using the tree" "$KMI_TMP/reg-gone.err" ||
+		fail_later "unload with the registry gone: rc $KMI_RC $(cat "$KMI_TMP/reg-gone.err")"
 fi
 pass

@@ -21,9 +21,9 @@ gfail() {
 	GUEST_NFAIL=$((GUEST_NFAIL + 1))
 }
 
-# step TEXT: a heading in the console log.
+# step TEXT: a heading in the console log, with the guest's uptime.
 step() {
-	echo "--- $*"
+	echo "--- [$(cut -d ' ' -f 1 /proc/uptime)s] $*"
 }
 
 # run NAME CMD...: run CMD with its stdout in /tmp/NAME.out and stderr in
@@ -54,6 +54,10 @@ check_rc() {
 
 loaded() {
 	grep -q "^$1 " /proc/modules
+}
+
+not_loaded() {
+	! loaded "$1"
 }
 
 check_loaded() {
@@ -111,4 +115,31 @@ check_out() {
 # Modules whose names start with PREFIX that are loaded, space-separated.
 loaded_like() {
 	awk -v p="$1" 'index($1, p) == 1 { printf "%s ", $1 }' /proc/modules
+}
+
+# probe KEY FILE...: does the kernel take these modules? insmod the files
+# in order (dependencies first) until one is refused, print
+#   GUEST probe KEY rc=N         (0: all loaded; else insmod's status)
+#   GUEST probe-log KEY <line>   (each kernel message the attempt caused,
+#                                 and insmod's stderr)
+# then remove what it loaded, last first, so probes do not interfere.
+# On the host, kmi_qemu_probe_rc and kmi_qemu_probe_log read them back.
+probe() {
+	_key=$1
+	shift
+	_n0=$(dmesg | wc -l)
+	_done=
+	_rc=0
+	for _f in "$@"; do
+		/sbin/insmod "$_f" 2>/tmp/probe.err
+		_rc=$?
+		sed "s/^/GUEST probe-log $_key insmod: /" /tmp/probe.err
+		[ "$_rc" = 0 ] || break
+		_done="$(/sbin/modinfo -F name "$_f") $_done"
+	done
+	dmesg | tail -n +"$((_n0 + 1))" | sed "s/^/GUEST probe-log $_key /"
+	echo "GUEST probe $_key rc=$_rc"
+	for _m in $_done; do
+		/sbin/rmmod "$_m" || echo "GUEST probe-log $_key could not remove $_m"
+	done
 }

@@ -6,9 +6,9 @@
 #     KMODIMG_QEMU_SHIM=1 tests/run.sh worker-qemu
 # The real binary is /usr/bin/kmodimg.real; `extract` and anything else
 # but load, unload and worker are forwarded to it. Only what the test
-# uses is supported: one image, flow-style YAML lists, no quoting.
+# uses is supported: flow-style YAML lists, no quoting.
 # Lists are space-joined strings split on purpose; c_* come from eval.
-# shellcheck disable=SC2086,SC2154
+# shellcheck disable=SC2086,SC2046,SC2154
 REAL=/usr/bin/kmodimg.real
 STATE=/var/lib/kmm-shim
 MODPROBE=/sbin/modprobe
@@ -18,10 +18,11 @@ die() {
 	exit 1
 }
 
-# image_root REF: the image extracted once under $STATE/img.
+# image_root REF: the image extracted once under $STATE/img/<REF>.
 image_root() {
-	[ -d $STATE/img ] || { mkdir -p $STATE && $REAL extract "$1" $STATE/img >/dev/null; } || exit 1
-	echo $STATE/img
+	d=$STATE/img/$(echo "$1" | tr '/:' '__')
+	[ -d "$d" ] || { mkdir -p $STATE/img && $REAL extract "$1" "$d" >/dev/null; } || exit 1
+	echo "$d"
 }
 
 # image_modules MODDIR: the modules the image carries (not under host/).
@@ -35,6 +36,7 @@ copy_firmware() {
 	mkdir -p "$2" && cp -R "$1/." "$2/"
 }
 remove_firmware() {
+	[ -d "$1" ] || return 0
 	(cd "$1" && find . -type f) | while read -r f; do rm -f "$2/$f"; done
 }
 
@@ -53,7 +55,7 @@ in_tree_remove() {
 }
 
 cmd_load() {
-	dry='' kver=$(uname -r) fw='' rmlist='' dir=/opt pos=''
+	dry='' kver=$(uname -r) fw='' rmlist='' dir=/opt pos='' order=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--help) return 0 ;;
@@ -62,7 +64,7 @@ cmd_load() {
 		--firmware-path) fw=$2 && shift ;;
 		--remove-in-tree) rmlist="$rmlist $2" && shift ;;
 		--dir-name) dir=$2 && shift ;;
-		--order) shift ;;
+		--order) order=$2 && shift ;;
 		*) pos="$pos $1" ;;
 		esac
 		shift
@@ -79,21 +81,36 @@ cmd_load() {
 	if [ -n "$fw" ] && [ -z "$dry" ]; then
 		copy_firmware "$root/lib/firmware" "$fw" && set_class_path "$fw" && echo "$fw" >$STATE/fw || exit 1
 	fi
+	write_softdeps $(echo "$order" | tr , ' ')
 	if [ $# -gt 0 ]; then
 		$MODPROBE -v $dry -d "$root$dir" -S "$kver" "$@"
 	else
-		# shellcheck disable=SC2086
 		$MODPROBE -v $dry -d "$root$dir" -S "$kver" -a $mods
 	fi
+	rc=$?
+	rm -f /etc/modprobe.d/kmm-softdep.conf
+	return $rc
+}
+
+# write_softdeps A B C...: KMM's softdep text for modulesLoadingOrder,
+# where the worker's modprobe reads it.
+write_softdeps() {
+	while [ $# -ge 2 ]; do
+		echo "softdep $1 pre: $2"
+		shift
+	done >/etc/modprobe.d/kmm-softdep.conf
 }
 
 cmd_unload() {
 	[ "$1" = --help ] && return 0
+	order='' dir=/opt
+	[ "$1" = --dir-name ] && dir=$2 && shift 2
+	[ "$2" = --order ] && order=$(echo "$3" | tr , ' ') && set -- "$1"
 	root=$(image_root "$1") || exit 1
 	shift
-	# shellcheck disable=SC2046
-	[ $# -gt 0 ] || set -- -a $(image_modules "$root/opt/lib/modules/$(uname -r)")
-	$MODPROBE -rv -d "$root/opt" "$@" || exit 1
+	[ -z "$order" ] || set -- -a $order
+	[ $# -gt 0 ] || set -- -a $(image_modules "$root$dir/lib/modules/$(uname -r)")
+	$MODPROBE -rv -d "$root$dir" "$@" || exit 1
 	[ ! -f $STATE/fw ] || remove_firmware "$root/lib/firmware" "$(cat $STATE/fw)"
 }
 
@@ -124,27 +141,29 @@ parse_config() {
 
 cmd_worker() {
 	[ "$1" = kmod ] || die "worker: only kmod"
-	action=$2 cfg=$3 fw='' wroot=/tmp
+	action=$2 cfg=$3 fw='' wroot=/tmp pull=''
 	[ "$cfg" = --help ] && return 0
 	shift 3
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--firmware-path) fw=$2 && shift ;;
 		--root) wroot=$2 && shift ;;
+		--pull) pull=1 ;;
 		*) die "worker: unknown argument $1" ;;
 		esac
 		shift
 	done
 	code=$(parse_config "$cfg") || exit 1
 	eval "$code"
+	# KMM's older worker pulled and extracted the image itself (5.9).
+	[ -z "$pull" ] || wroot=$(image_root "$c_containerImage") || exit 1
 	mdir=$wroot${c_modprobe_dirName:-}
 	if [ "$action" = load ]; then
 		[ -z "$fw" ] || set_class_path "$fw" || exit 1
 		in_tree_remove ${c_inTreeModulesToRemove:-${c_inTreeModuleToRemove:-}} || exit 1
 		[ -z "${c_modprobe_firmwarePath:-}" ] || copy_firmware "$wroot$c_modprobe_firmwarePath" "$fw" || exit 1
 		# KMM mounts the softdep text at /etc/modprobe.d for the load pod.
-		set -- ${c_modprobe_modulesLoadingOrder:-}
-		while [ $# -ge 2 ]; do echo "softdep $1 pre: $2"; shift; done >/etc/modprobe.d/kmm-softdep.conf
+		write_softdeps ${c_modprobe_modulesLoadingOrder:-}
 		if [ -n "${c_modprobe_rawArgs_set:-}" ]; then
 			$MODPROBE ${c_modprobe_rawArgs_load:-}
 		else

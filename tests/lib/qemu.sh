@@ -15,11 +15,15 @@
 #     cp -r ... "$root/images/"            # anything else the script needs
 #     kmi_qemu_script "$root" guest-script.sh
 #     kmi_qemu_run "$root"                 # pack, boot, parse; fails if no marker
+#     kmi_qemu_probe_rc KEY                # results of the guest's `probe KEY FILE...`
+#     kmi_qemu_probe_log KEY               #   (insmod status, the kernel's messages)
 #
 # Inside the guest the script runs under busybox sh with PATH
 # /usr/bin:/usr/sbin:/bin:/sbin, after `. /lib/kmi-guest.sh` (check,
 # check_loaded, ... print "GUEST ok: ..." / "GUEST FAIL: ..." lines, which
-# kmi_qemu_run turns into ok / fail_later on the host). Then /init prints
+# kmi_qemu_run turns into ok / fail_later on the host; `probe KEY FILE...`
+# insmods files and reports what the kernel said, for verdict tests, then
+# removes them again). Then /init prints
 # the marker line "KMI-QEMU-DONE rc=N" (N: the number of failed checks, or
 # the status the script exited with) and powers the guest off.
 #
@@ -34,7 +38,10 @@
 # Environment:
 #   KMODIMG_RELEASE       binary to put in the guest (scripts/test.sh sets it
 #                         to the release build); else <repo>/build-release/
-#                         kmodimg if built, else $KMODIMG
+#                         kmodimg if built and not older than $KMODIMG, else
+#                         $KMODIMG (KMODIMG_RELEASE=$PWD/build-asan/kmodimg runs the
+#                         guest's commands under ASan+UBSan: it works, with
+#                         LeakSanitizer off and 512 MiB)
 #   KMODIMG_QEMU_TIMEOUT  seconds before the boot is killed (default 120)
 #   KMODIMG_QEMU_MEM      guest memory in MiB (default 256; 512 for ASan)
 
@@ -48,7 +55,7 @@ KMI_QEMU_LOG=
 KMI_QEMU_KMOD_TOOLS=(modprobe insmod rmmod lsmod depmod modinfo)
 
 kmi_qemu_setup() {
-	kmi_need_cmds qemu-system-x86_64 busybox cpio timeout ldd kmod
+	kmi_need_cmds qemu-system-x86_64 busybox cpio timeout ldd kmod flock
 	busybox --list-full >/dev/null 2>&1 || skip "busybox cannot list its applets (install busybox-static)"
 	ldd "$(command -v busybox)" >/dev/null 2>&1 &&
 		skip "$(command -v busybox) is dynamically linked (install busybox-static)"
@@ -69,16 +76,12 @@ kmi_qemu_intree_path() {
 	find "$dir" -name "$1.ko" -print -quit
 }
 
-# kmi_qemu_kernel [NAME...]: make sure the cache holds Debian's vmlinuz for
-# $KVER, the tree's modules.order/.builtin/.builtin.modinfo and the named
-# in-tree modules (base names without .ko), taken from the linux-image
-# .deb in one pass. Every file is extracted to a private temp dir and
-# renamed into place, so a concurrent run sees either nothing or a whole
-# file. Sets KMI_QEMU_VMLINUZ and KMI_QEMU_TREE (the directory holding
-# lib/modules/$KVER). About 12 MB in all, not the 400 MB tree.
-kmi_qemu_kernel() {
-	local base=$KMI_QEMU_CACHE/$KVER mdir=lib/modules/$KVER name deb tmp f
-	local pats=() names=()
+# kmi_qemu_missing NAME...: sets pats[] to the tar patterns of what the
+# cache lacks (vmlinuz, the tree's metadata, the named modules), names[]
+# to the module names among them.
+kmi_qemu_missing() {
+	local mdir=lib/modules/$KVER name f
+	pats=() names=()
 	kmi_qemu_cached "boot/vmlinuz-$KVER" || pats+=("./boot/vmlinuz-$KVER")
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		kmi_qemu_cached "tree/$mdir/$f" || pats+=("./$mdir/$f")
@@ -88,33 +91,52 @@ kmi_qemu_kernel() {
 		pats+=("./$mdir/kernel/*/$name.ko")
 		names+=("$name")
 	done
+}
+
+# kmi_qemu_kernel [NAME...]: make sure the cache holds Debian's vmlinuz for
+# $KVER, the tree's modules.order/.builtin/.builtin.modinfo and the named
+# in-tree modules (base names without .ko), taken from the linux-image
+# .deb in one pass. Sets KMI_QEMU_VMLINUZ and KMI_QEMU_TREE (the directory
+# holding lib/modules/$KVER). About 12 MB in all, not the 400 MB tree.
+# Readers need no lock: every file is extracted to a temp dir and renamed
+# into place, so a concurrent run sees either nothing or a whole file.
+# Writers hold $base/.lock (flock), so the cache is extracted once, and a
+# temp dir found while holding it was left by a killed run: removed.
+kmi_qemu_kernel() {
+	local base=$KMI_QEMU_CACHE/$KVER name deb tmp f lockfd
+	local pats=() names=()
 	KMI_QEMU_VMLINUZ=$base/boot/vmlinuz-$KVER
 	KMI_QEMU_TREE=$base/tree
+	kmi_qemu_missing "$@"
 	((${#pats[@]})) || return 0
 
 	deb=$(kmi_image_deb) || skip "cannot download linux-image-$KVER"
 	mkdir -p "$base" || skip "cannot create the qemu cache $base"
-	tmp=$(mktemp -d "$base/.extract.XXXXXX")
-	# tar exits 2 when a pattern matched nothing; missing names are
-	# reported precisely below.
-	dpkg-deb --fsys-tarfile "$deb" |
-		tar -x -C "$tmp" --wildcards "${pats[@]}" 2>"$tmp/.tar.err" || true
-	(cd "$tmp" && find boot lib -type f 2>/dev/null) | while IFS= read -r f; do
-		if [[ $f == boot/* ]]; then
-			mkdir -p "$base/${f%/*}"
-			mv -f "$tmp/$f" "$base/$f"
-		else
-			mkdir -p "$base/tree/${f%/*}"
-			mv -f "$tmp/$f" "$base/tree/$f"
-		fi
-	done
-	for name in "${names[@]}"; do
-		[[ -n $(kmi_qemu_intree_path "$name") ]] && continue
-		cat "$tmp/.tar.err"
+	exec {lockfd}>"$base/.lock"
+	flock "$lockfd"
+	rm -rf "$base"/.extract.*
+	kmi_qemu_missing "$@"   # another run may have done it meanwhile
+	if ((${#pats[@]})); then
+		tmp=$(mktemp -d "$base/.extract.XXXXXX")
+		# tar exits 2 when a pattern matched nothing; missing names
+		# are reported precisely below.
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -x -C "$tmp" --wildcards "${pats[@]}" 2>"$tmp/.tar.err" || true
+		(cd "$tmp" && { find boot lib -type f 2>/dev/null || true; }) | while IFS= read -r f; do
+			if [[ $f == boot/* ]]; then
+				mkdir -p "$base/${f%/*}"
+				mv -f "$tmp/$f" "$base/$f"
+			else
+				mkdir -p "$base/tree/${f%/*}"
+				mv -f "$tmp/$f" "$base/tree/$f"
+			fi
+		done
+		kmi_qemu_missing "$@"
+		((${#names[@]} == 0)) || cat "$tmp/.tar.err"
 		rm -rf "$tmp"
-		fail "in-tree module $name.ko not in linux-image-$KVER"
-	done
-	rm -rf "$tmp"
+	fi
+	exec {lockfd}>&-
+	((${#names[@]} == 0)) || fail "in-tree modules not in linux-image-$KVER: ${names[*]}"
 	[[ -f $KMI_QEMU_VMLINUZ ]] || fail "no boot/vmlinuz-$KVER in linux-image-$KVER"
 }
 
@@ -151,9 +173,7 @@ kmi_qemu_root() {
 	bb=$(command -v busybox)
 	cp "$bb" "$root/bin/busybox"
 	while read -r applet; do
-		case ${applet##*/} in
-		busybox | modprobe | insmod | rmmod | lsmod | depmod | modinfo) continue ;;
-		esac
+		[[ " busybox ${KMI_QEMU_KMOD_TOOLS[*]} " == *" ${applet##*/} "* ]] && continue
 		[[ -e $root/$applet || -L $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
 	done < <(busybox --list-full)
 	kmi_qemu_add_binary "$root" "$(command -v kmod)" /sbin/kmod
@@ -189,15 +209,23 @@ kmi_qemu_add_tree() {
 	}
 }
 
-# The kmodimg binary for the guest: a release build if there is one (no
-# sanitizer runtime to carry, and TCG is slow enough already), else the
-# binary under test.
+# The kmodimg binary for the guest: $KMODIMG_RELEASE if set (scripts/test.sh
+# sets it to the release build it just built), else <repo>/build-release/
+# kmodimg unless it is older than the binary under test (then it may be
+# stale), else the binary under test itself. A release build carries no
+# sanitizer runtime, and TCG is slow enough already.
 kmi_qemu_kmodimg_bin() {
-	local cand
-	for cand in "${KMODIMG_RELEASE:-}" "$KMODIMG_SRC/build-release/kmodimg" "$KMODIMG"; do
-		[[ -n $cand && -x $cand ]] && { echo "$cand"; return 0; }
-	done
-	return 1
+	local rel=$KMODIMG_SRC/build-release/kmodimg
+	if [[ -n ${KMODIMG_RELEASE:-} ]]; then
+		[[ -x $KMODIMG_RELEASE ]] || return 1
+		echo "$KMODIMG_RELEASE"
+	elif [[ -x $rel && ! $rel -ot $KMODIMG ]]; then
+		echo "$rel"
+	elif [[ -x $KMODIMG ]]; then
+		echo "$KMODIMG"
+	else
+		return 1
+	fi
 }
 
 # kmi_qemu_add_kmodimg ROOT: /usr/bin/kmodimg and its libraries. An ASan
@@ -312,4 +340,16 @@ kmi_qemu_run() {
 		echo "--- console log:"
 		sed 's/^/    /' "$KMI_QEMU_LOG"
 	fi
+}
+
+# kmi_qemu_probe_rc KEY: the status of the guest's `probe KEY ...`
+# (tests/lib/guest.sh) from the last kmi_qemu_run; empty if it never ran.
+kmi_qemu_probe_rc() {
+	sed -n "s/^GUEST probe $1 rc=//p" "$KMI_QEMU_LOG" | tail -n 1
+}
+
+# kmi_qemu_probe_log KEY: the kernel's messages (and insmod's stderr) for
+# the guest's `probe KEY ...`, one per line, without the prefix.
+kmi_qemu_probe_log() {
+	sed -n "s/^GUEST probe-log $1 //p" "$KMI_QEMU_LOG"
 }

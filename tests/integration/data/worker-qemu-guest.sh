@@ -15,6 +15,22 @@ show_modules() {
 	echo "  /proc/modules: $(awk '{printf "%s ", $1}' /proc/modules)"
 }
 
+# check_ours WHAT CMD..., check_msg: checks of what kmodimg promises
+# beyond KMM's worker (error messages instead of kmod's riddles, rollback,
+# its state dir), which the KMM worker shim (SHIM=1) does not do.
+check_ours() {
+	[ "${SHIM:-0}" = 1 ] || check "$@"
+}
+check_msg() {
+	[ "${SHIM:-0}" = 1 ] || check_out "$@"
+}
+
+# How many images load has extracted into its state dir.
+n_extracted() {
+	set -- /var/lib/kmodimg/images/sha256-*
+	[ -e "$1" ] && echo $# || echo 0
+}
+
 # unload_all: a clean slate between sections, whatever a failure left.
 unload_all() {
 	for _m in kmodimg_c kmodimg_b kmodimg_a crc8 crc7; do
@@ -33,6 +49,15 @@ check_out "dry run" dry "kmodimg_b.ko"
 check "dry run: kmodimg_a comes before kmodimg_b" \
 	awk '/kmodimg_a\.ko/ && !a { a = NR } /kmodimg_b\.ko/ && !b { b = NR } END { exit !(a && b && a < b) }' /tmp/dry.out
 check_not_loaded kmodimg_a kmodimg_b
+# kmod's modprobe --show-depends on the tree load extracted is the oracle
+# for the sequence, in-tree dependency through host included.
+img=$(sed -n 's|^insmod \(/.*\)/opt/lib/modules/.*|\1|p' /tmp/dry.out | head -n 1)
+run dryc kmodimg load --dry-run "$REF" kmodimg_c
+check_rc "load --dry-run kmodimg_c" 0
+run dryk /sbin/modprobe -d "$img/opt" --show-depends kmodimg_c
+check_rc "modprobe --show-depends kmodimg_c on the extracted image" 0
+check "load --dry-run kmodimg_c prints what modprobe --show-depends does" cmp /tmp/dryc.out /tmp/dryk.out
+check_not_loaded crc8 kmodimg_c
 
 step "a module with a parameter, --kernel"
 run a kmodimg load --kernel "$KVER" "$REF" kmodimg_a base=5
@@ -45,6 +70,8 @@ check_rc "load kmodimg_b" 0
 check_loaded kmodimg_a kmodimg_b
 check_used_by kmodimg_a kmodimg_b
 check_dmesg "kmodimg_b called kmodimg_a (base 5)" "kmodimg_a_add(2,3)=10"
+run b2 kmodimg load "$REF" kmodimg_b
+check_rc "load kmodimg_b again: nothing to do, as modprobe" 0
 
 step "in-tree removal, an in-tree dependency through host, firmware"
 run crc7 /sbin/modprobe crc7
@@ -84,10 +111,90 @@ check_not_loaded $ALL
 check_absent "firmware removed" /var/lib/firmware/$FW
 show_modules
 
+step "--order: KMM's modulesLoadingOrder on load and unload"
+run ol kmodimg load "$REF" kmodimg_c --order kmodimg_c,kmodimg_a --firmware-path /var/lib/firmware
+check_rc "load kmodimg_c --order kmodimg_c,kmodimg_a" 0
+check_loaded kmodimg_c crc8 kmodimg_a
+check_not_loaded kmodimg_b
+run ou kmodimg unload "$REF" --order kmodimg_c,kmodimg_a
+check_rc "unload --order kmodimg_c,kmodimg_a" 0
+check_not_loaded $ALL
+run ou2 kmodimg unload "$REF" kmodimg_b
+check_rc "unload of a module that is not loaded: nothing to do" 0
+show_modules
+
+step "modules in use are not removed"
+run iu1 kmodimg load "$REF" kmodimg_c --firmware-path /var/lib/firmware --remove-in-tree crc7 --remove-in-tree kmodimg_nosuch_intree
+check_rc "load kmodimg_c, removing in-tree modules that are not loaded or do not exist" 0
+check_loaded kmodimg_c crc8
+run iu2 kmodimg load "$REF" kmodimg_a --remove-in-tree crc8
+check "load --remove-in-tree crc8 fails while kmodimg_c uses crc8" [ "$RC" != 0 ]
+check_loaded crc8 kmodimg_c
+check_not_loaded kmodimg_a
+run iu3 kmodimg unload "$REF" kmodimg_c
+check_rc "unload kmodimg_c" 0
+run iu4 kmodimg load "$REF" kmodimg_a
+check_rc "load kmodimg_a" 0
+img=$(sed -n 's|^insmod \(/.*\)/opt/lib/modules/.*|\1|p' /tmp/dry.out | head -n 1)
+run iu5 /sbin/modprobe -d "$img/opt" kmodimg_b
+check_rc "modprobe kmodimg_b, by someone else" 0
+run iu6 kmodimg unload "$REF" kmodimg_a
+check "unload kmodimg_a fails while kmodimg_b uses it" [ "$RC" != 0 ]
+check_loaded kmodimg_a kmodimg_b
+unload_all
+check_not_loaded $ALL
+
 step "a module the image does not have"
 run nosuch kmodimg load "$REF" kmodimg_nosuch
 check "load kmodimg_nosuch fails" [ "$RC" != 0 ]
 check_out "the error lists the image's modules" nosuch "kmodimg_a"
+unload_all
+run ap kmodimg load "$REF" kmodimg_a kmodimg_nosuch_param=1
+check_rc "load kmodimg_a with a parameter it lacks: the kernel ignores it" 0
+check_msg "a warning names the parameter" ap kmodimg_nosuch_param
+check_dmesg "the kernel ignored it" "unknown parameter 'kmodimg_nosuch_param' ignored"
+unload_all
+
+step "a load that fails midway is rolled back"
+check_absent "no firmware for kmodimg_c" /var/lib/firmware/$FW
+run half kmodimg load "$REF" kmodimg_c
+check "load kmodimg_c without its firmware fails" [ "$RC" != 0 ]
+dmesg | tail -n 3 | sed 's/^/  dmesg: /'
+check_not_loaded kmodimg_c
+check_ours "the rollback removed crc8, which this run loaded" not_loaded crc8
+check_ours "the image was extracted once, for its one digest" [ "$(n_extracted)" = 1 ]
+ls -a /var/lib/kmodimg/images
+unload_all
+
+step "--dir-name: modules under another root than /opt"
+run dn0 kmodimg load oci:/images/prefix:v1 kmodimg_a
+check "load without --dir-name fails for an image without /opt" [ "$RC" != 0 ]
+check_msg "the error points at the module root" dn0 "dir-name"
+run dn kmodimg load --dir-name /kmods oci:/images/prefix:v1 kmodimg_a
+check_rc "load --dir-name /kmods" 0
+check_loaded kmodimg_a
+run dnu kmodimg unload --dir-name /kmods oci:/images/prefix:v1 kmodimg_a
+check_rc "unload --dir-name /kmods" 0
+check_not_loaded kmodimg_a
+unload_all
+
+step "errors that say what the kernel meant"
+run kv kmodimg load --kernel 6.1.0-0-none "$REF" kmodimg_a
+check "load for a kernel the image lacks fails" [ "$RC" != 0 ]
+check_msg "the error lists the image's kernels" kv "$KVER"
+run em kmodimg load oci:/images/bad-magic:v1 kmodimg_a
+check "load with a foreign vermagic fails" [ "$RC" != 0 ]
+check_msg "the error names the vermagic" em vermagic
+check_dmesg "the kernel refused the vermagic" "version magic"
+run ec kmodimg load oci:/images/bad-crc:v1 kmodimg_a
+check "load with a wrong symbol CRC fails" [ "$RC" != 0 ]
+check_msg "the error explains a CRC mismatch" ec CRC
+check_dmesg "the kernel refused the CRC" "disagrees about version of symbol _printk"
+run ed kmodimg load oci:/images/bad-dep:v1 kmodimg_b
+check "load with a dependency missing from the image fails" [ "$RC" != 0 ]
+check_msg "the error explains the unknown symbol" ed "symbol"
+check_dmesg "the kernel missed the symbol" "Unknown symbol kmodimg_a_add"
+check_not_loaded $ALL
 unload_all
 
 # ------------------------------------------------------------- worker kmod
@@ -179,6 +286,24 @@ run w3again kmodimg worker kmod load /run/w3.yaml --root /run/worker
 check "--first-time reached modprobe: a second load fails" [ "$RC" != 0 ]
 run w3u kmodimg worker kmod unload /run/w3.yaml --root /run/worker
 check_rc "worker kmod unload (args)" 0
+check_not_loaded $ALL
+unload_all
+
+step "worker kmod --pull: the worker fetches containerImage itself"
+cat >/run/w5.yaml <<EOF
+kernelVersion: $KVER
+containerImage: $REF
+imagePullPolicy: Always
+modprobe:
+  moduleName: kmodimg_b
+  dirName: /opt
+EOF
+run w5 kmodimg worker kmod load /run/w5.yaml --pull
+check_rc "worker kmod load --pull" 0
+check_loaded kmodimg_a kmodimg_b
+check_used_by kmodimg_a kmodimg_b
+run w5u kmodimg worker kmod unload /run/w5.yaml --pull
+check_rc "worker kmod unload --pull" 0
 check_not_loaded $ALL
 unload_all
 
