@@ -151,8 +151,11 @@ static void check_crc(struct kmi_vctx *c, const struct kmi_vmod *m, const struct
 	rec = im->versioned ? im : find_import(m, im->name);
 	if (rec == NULL || (uint32_t)rec->crc == k->crc)
 		return;
-	snprintf(ev, sizeof(ev), "module's __versions: 0x%08x; %s exports 0x%08x (%s)",
-		 (uint32_t)rec->crc, provider, k->crc, from);
+	snprintf(ev, sizeof(ev), "module's __versions: 0x%08x; %s exports 0x%08x (%s)%s",
+		 (uint32_t)rec->crc, provider, k->crc, from,
+		 streq(im->name, "module_layout")
+			 ? "; struct module differs: built for another kernel (checked first)"
+			 : "");
 	fix = k->owner && kmi_strmap_get(&c->by_name, k->owner)
 		      ? xasprintf("rebuild %s and %s together (KBUILD_EXTRA_SYMBOLS=<%s's "
 				  "Module.symvers>) against linux-headers-%s",
