@@ -30,7 +30,8 @@
 #   - worker kmod load|unload with KMM ModuleConfig files: through
 #     libkmod (in-tree removal, firmware, parameters, modulesLoadingOrder
 #     as softdep), with rawArgs and with args (kmod's modprobe, KMM's
-#     argv), with --pull (containerImage fetched by the worker), and an
+#     argv; the deprecated single inTreeModuleToRemove), with --pull
+#     (containerImage fetched by the worker), and an
 #     unknown field rejected.
 # The load --dry-run sequence is compared with kmod's modprobe
 # --show-depends on the same extracted tree. KMODIMG_QEMU_SHIM=1 runs the

@@ -266,10 +266,11 @@ check_out "modprobe -r -v ran" w2u "rmmod kmodimg_a"
 check_not_loaded $ALL
 unload_all
 
-step "worker kmod with args: KMM's argv, the extra flags reach modprobe"
+step "worker kmod with args: KMM's argv, the extra flags reach modprobe; inTreeModuleToRemove"
 cat >/run/w3.yaml <<EOF
 kernelVersion: $KVER
 containerImage: registry.example/kmodimg/examples:$KVER
+inTreeModuleToRemove: crc7
 modprobe:
   moduleName: kmodimg_a
   dirName: /opt
@@ -278,8 +279,11 @@ modprobe:
     load: [--first-time]
     unload: [--first-time]
 EOF
+run w3crc7 /sbin/modprobe crc7
+check_loaded crc7
 run w3 kmodimg worker kmod load /run/w3.yaml --root /run/worker
 check_rc "worker kmod load (args)" 0
+check_not_loaded crc7
 check_out "modprobe -v ran" w3 "insmod /run/worker/opt/lib/modules/$KVER/kmodimg_a.ko base=3"
 check_file "parameter" /sys/module/kmodimg_a/parameters/base 3
 run w3again kmodimg worker kmod load /run/w3.yaml --root /run/worker
