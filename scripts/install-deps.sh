@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh [build|test|all]     (default: build)
 #
 #   build  compiler, meson, libraries; make, jq + linux-headers for the demo
-#   test   build + kmod, compressors, clang/lld (fuzz), valgrind, hyperfine...
+#   test   build + kmod, compressors, clang/lld (fuzz), valgrind, hyperfine,
+#          qemu-system-x86 + busybox-static + cpio (real-kernel tests)...
 #   all    same as test
 #
 # Idempotent: each package's dpkg status is checked first (dpkg-query, like
@@ -36,7 +37,11 @@ current_kver() {
 }
 
 build_pkgs=(gcc meson ninja-build pkg-config liblzma-dev libzstd-dev zlib1g-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libdeflate-dev libyaml-dev libpcre2-dev libkmod-dev make jq)
-test_pkgs=(kmod xz-utils zstd gzip python3 clang lld libclang-rt-14-dev cpio valgrind hyperfine time docker-registry apache2-utils skopeo umoci openssl curl busybox-static buildah uidmap debootstrap
+# qemu-system-x86 boots Debian's kernel for the real-kernel tests
+# (tests/lib/qemu.sh); it depends on seabios and ipxe-qemu (its firmware
+# ROMs), which come along even with --no-install-recommends. The kernel
+# image itself is not installed: the tests `apt-get download` it.
+test_pkgs=(kmod xz-utils zstd gzip python3 clang lld libclang-rt-14-dev cpio valgrind hyperfine time docker-registry apache2-utils skopeo umoci openssl curl busybox-static qemu-system-x86 buildah uidmap debootstrap
 	golang-docker-credential-helpers pass gnupg
 	yq python3-kubernetes golang-go)
 

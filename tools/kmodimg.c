@@ -16,13 +16,14 @@ static const struct kmi_cmd *const commands[] = {
 	&kmi_cmd_extract,
 	&kmi_cmd_images,
 	&kmi_cmd_inspect,
-	&kmi_cmd_plan,
 	&kmi_cmd_load,
+	&kmi_cmd_plan,
 	&kmi_cmd_pull,
 	&kmi_cmd_push,
 	&kmi_cmd_render,
 	&kmi_cmd_rmi,
 	&kmi_cmd_unload,
+	&kmi_cmd_verify,
 	&kmi_cmd_worker,
 };
 

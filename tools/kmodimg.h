@@ -26,6 +26,7 @@ extern const struct kmi_cmd kmi_cmd_pull;
 extern const struct kmi_cmd kmi_cmd_push;
 extern const struct kmi_cmd kmi_cmd_render;
 extern const struct kmi_cmd kmi_cmd_rmi;
+extern const struct kmi_cmd kmi_cmd_verify;
 extern const struct kmi_cmd kmi_cmd_load;
 extern const struct kmi_cmd kmi_cmd_unload;
 extern const struct kmi_cmd kmi_cmd_worker;

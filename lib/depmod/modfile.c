@@ -433,6 +433,7 @@ static size_t match_versions(struct image *im, struct kmi_import *a, size_t n, s
 		if (v != 0) {
 			visited[v - 1] = 1;
 			a[k].crc = version_crc(im, v - 1);
+			a[k].versioned = true;
 		}
 	}
 	if (exact)
@@ -448,6 +449,7 @@ static size_t match_versions(struct image *im, struct kmi_import *a, size_t n, s
 		a[extra].name = kmi_arena_strdup(im->sym_arena, name);
 		a[extra].weak = false;
 		a[extra].crc = version_crc(im, v);
+		a[extra].versioned = true;
 		extra++;
 	}
 	return extra;
@@ -475,6 +477,7 @@ static void read_imports(struct image *im, const struct symscan *sc, unsigned fl
 		a[n].name = kmi_arena_strdup(im->sym_arena, (const char *)im->strtab.data + s.name);
 		a[n].weak = ELF64_ST_BIND(s.info) == STB_WEAK;
 		a[n].crc = 0;
+		a[n].versioned = false;
 	}
 	if (nver > 0)
 		n = match_versions(im, a, n, nver, flags);

@@ -24,6 +24,7 @@ struct kmi_import {
 	const char *name;
 	uint64_t crc;
 	bool weak;
+	bool versioned; /* crc comes from a __versions record (0 is a valid CRC) */
 };
 
 struct kmi_modinfo_kv {

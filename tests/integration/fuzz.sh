@@ -22,6 +22,27 @@ done
 printf 'search updates built-in host\noverride vfat * extra\nexternal 6.* /opt/x\nexclude build\n' \
 	>"$corpus/cfg/seed.conf"
 printf 'symbol:foo m1\nsymbol:foobar m2\npci:v*d[0-9] m3\n' >"$corpus/idx/seed"
+# fuzz-verify: the first byte picks the parser (0 symvers, 1 signature, 2 vermagic, 3 .config)
+mkdir -p "$corpus/verify"
+hdr=/usr/src/linux-headers-$KVER
+{ printf '\0'; head -50 "$hdr/Module.symvers" 2>/dev/null || printf '0x1\ta\tvmlinux\tEXPORT_SYMBOL\t\n'; } \
+	>"$corpus/verify/symvers"
+printf '\2%s%s' "$KVER SMP preempt mod_unload modversions " "$KVER SMP mod_unload " >"$corpus/verify/vermagic"
+{ printf '\3'; grep -E '^CONFIG_(SMP|PREEMPT|MODULE|MODVERSIONS)' "$hdr/.config" 2>/dev/null || true; } \
+	>"$corpus/verify/config"
+# the kernel's own signing tool, from Debian's linux-kbuild package
+signfile=
+for f in /usr/lib/linux-kbuild-*/scripts/sign-file; do
+	[[ -x $f ]] && signfile=$f && break
+done
+if [[ -n $signfile ]] && command -v openssl >/dev/null; then
+	openssl req -new -nodes -batch -x509 -subj '/CN=fuzz seed' -days 2 -outform PEM \
+		-out "$KMI_TMP/seed.crt" -keyout "$KMI_TMP/seed.key" 2>/dev/null
+	cp "$KMI_TMP/ex/kmodimg_a.ko" "$KMI_TMP/signed.ko"
+	strip --strip-debug "$KMI_TMP/signed.ko"
+	"$signfile" sha256 "$KMI_TMP/seed.key" "$KMI_TMP/seed.crt" "$KMI_TMP/signed.ko"
+	{ printf '\1'; cat "$KMI_TMP/signed.ko"; } >"$corpus/verify/signed"
+fi
 # KMM's internal/worker/testdata/config.yaml, with the other keys and an alias.
 cat >"$corpus/modconfig/seed.yaml" <<'EOF2'
 kernelVersion: 6.1.0-56-amd64
@@ -62,6 +83,7 @@ run_fuzzer() {
 run_fuzzer fuzz-modfile "$corpus/mod"
 run_fuzzer fuzz-depmod-config "$corpus/cfg"
 run_fuzzer fuzz-index "$corpus/idx"
+run_fuzzer fuzz-verify "$corpus/verify"
 run_fuzzer fuzz-modconfig "$corpus/modconfig"
 run_fuzzer fuzz-kmm-module "$corpus/kmm"
 run_fuzzer fuzz-kmm-envsubst "$corpus/kenv"

@@ -238,14 +238,27 @@ kmi_build_modules() {
 	rm -rf "$bdir"
 }
 
-# The example modules kmodimg_a.ko (exports kmodimg_a_add) and kmodimg_b.ko
-# (uses it), built from examples/ into OUTDIR.
+# kmi_build_examples OUTDIR [NAME...]: build examples/ and copy the named
+# modules (default kmodimg_a, which exports kmodimg_a_add, and kmodimg_b,
+# which uses it) to OUTDIR. kmodimg_c (needs the in-tree crc8 module and
+# firmware) is only copied when asked for, so that trees without the
+# kernel's modules still resolve every dependency.
 kmi_build_examples() {
-	local out=$1
+	local out=$1 name
+	shift
+	local names=("$@")
+	((${#names[@]})) || names=(kmodimg_a kmodimg_b)
 	[[ -f $KMODIMG_EXAMPLES/Kbuild ]] || fail "examples not found: $KMODIMG_EXAMPLES/Kbuild"
-	kmi_build_modules "$KMODIMG_EXAMPLES" "$out"
-	[[ -f $out/kmodimg_a.ko && -f $out/kmodimg_b.ko ]] ||
-		fail "examples did not produce kmodimg_a.ko and kmodimg_b.ko"
+	kmi_build_modules "$KMODIMG_EXAMPLES" "$KMI_TMP/examples.all"
+	mkdir -p "$out"
+	for name in "${names[@]}"; do
+		[[ -f $KMI_TMP/examples.all/$name.ko ]] || fail "examples did not produce $name.ko"
+		cp "$KMI_TMP/examples.all/$name.ko" "$out/"
+	done
+	if [[ -f $KMI_TMP/examples.all/Module.symvers ]]; then
+		cp "$KMI_TMP/examples.all/Module.symvers" "$out/"
+	fi
+	rm -rf "$KMI_TMP/examples.all"
 }
 
 # ---------------------------------------------------------------- running

@@ -58,13 +58,14 @@ static void test_good(void)
 	/* undefined symbols in symtab order, then the unreferenced module_layout */
 	CHECK(f.n_imports == 4);
 	CHECK_STR(f.imports[0].name, "printk");
-	CHECK(f.imports[0].crc == 0x1001);
+	CHECK(f.imports[0].crc == 0x1001 && f.imports[0].versioned);
 	CHECK_STR(f.imports[1].name, "kfree");
-	CHECK(f.imports[1].crc == 0x1002);
+	CHECK(f.imports[1].crc == 0x1002 && f.imports[1].versioned);
 	CHECK_STR(f.imports[2].name, "maybe");
-	CHECK(f.imports[2].weak && f.imports[2].crc == 0);
+	/* no __versions record: verify must not take CRC 0 for one */
+	CHECK(f.imports[2].weak && f.imports[2].crc == 0 && !f.imports[2].versioned);
 	CHECK_STR(f.imports[3].name, "module_layout");
-	CHECK(f.imports[3].crc == 0x1000);
+	CHECK(f.imports[3].crc == 0x1000 && f.imports[3].versioned);
 	/* only alias and softdep by default, in .modinfo order */
 	CHECK(f.n_info == 3);
 	CHECK_STR(f.info[0].key, "alias");
