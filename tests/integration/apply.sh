@@ -129,7 +129,7 @@ grep -qx 'kmodimg_b.ko: kmodimg_a.ko' "$KMI_TMP/rootfs/opt/lib/modules/$KVER/mod
 	fail_later "modules.dep in the image"
 # (the Dockerfile is in the history: it names only the prefix of the token)
 for b in "$KMI_TMP"/pulled/blobs/sha256/*; do
-	{ zcat -f "$b" | grep -qa "$token"; } && fail_later "the build secret is in blob $(basename "$b")"
+	grep -qa "$token" < <(zcat -f "$b") && fail_later "the build secret is in blob $(basename "$b")"
 done
 ok "built from the ConfigMap, secret used and not stored, pushed with the Secret's credentials"
 

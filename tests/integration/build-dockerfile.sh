@@ -148,14 +148,14 @@ if grep -rqa "$token" "$KMI_TMP/secret.layout/blobs" "$KMI_TMP/secret/rootfs"; t
 	fail_later "the secret's content is in the image"
 fi
 for b in "$KMI_TMP"/secret.layout/blobs/sha256/*; do
-	if gzip -t "$b" 2>/dev/null && zcat "$b" | grep -qa "$token"; then
+	if gzip -t "$b" 2>/dev/null && grep -qa "$token" < <(zcat "$b"); then
 		fail_later "the secret's content is in layer $(basename "$b")"
 	fi
 done
 [[ -z $(ls -A "$KMI_TMP/secret/rootfs/run/secrets/build-secret" 2>/dev/null) ]] ||
 	fail_later "files under /run/secrets/build-secret in the image"
 [[ -z $(find "$KMI_TMP/secret/rootfs/host" -type f 2>/dev/null) ]] || fail_later "host module files in the image"
-"$KMODIMG" images | grep -q "^kmod/secret:$KVER .*$KVER" || fail_later "kmodimg images: $("$KMODIMG" images)"
+grep -q "^kmod/secret:$KVER .*$KVER" < <("$KMODIMG" images) || fail_later "kmodimg images: $("$KMODIMG" images)"
 ok "secret read by a plain RUN, not in any layer; host tree read-only; image in the local store"
 
 step "build arguments: KMM's override rule, seen inside the build"
@@ -227,7 +227,7 @@ kmi_run nomods2 "$KMODIMG" build --quiet --dockerfile "$c/Dockerfile.other" --ke
 	-t "kmod/nomods:v1"
 grep -q "has no directory /opt/lib/modules/9.9.9 .*holds 0.0.0-other" "$KMI_TMP/nomods2.err" ||
 	fail_later "wrong-kernel error: $(tail -2 "$KMI_TMP/nomods2.err")"
-"$KMODIMG" images | grep -q nomods && fail_later "an image without modules was stored"
+grep -q nomods < <("$KMODIMG" images) && fail_later "an image without modules was stored"
 left=$(scratch_left)
 [[ -z $left ]] || fail_later "scratch files left: $left"
 ok "no module: error, nothing stored"

@@ -110,7 +110,7 @@ else
 fi
 # The .bin value's priority is the line's position in modules.dep.
 lineno=$(grep -nxF "$gzline" "$KMI_TMP/gz/ours/modules.dep" | cut -d: -f1) || lineno=1
-if kmi_dump "$KMI_TMP/gz/ours/modules.dep.bin" | grep -qxF "msdos	$((lineno - 1))	$gzline"; then
+if grep -qxF "msdos	$((lineno - 1))	$gzline" < <(kmi_dump "$KMI_TMP/gz/ours/modules.dep.bin"); then
 	ok "gz: our modules.dep.bin maps msdos to its line"
 else
 	fail_later "gz: our modules.dep.bin lacks 'msdos<TAB>$((lineno - 1))<TAB>$gzline'"

@@ -58,7 +58,7 @@ jq -e --arg k "$KVER" '.kernels[$k] | index("kmodimg_a.ko")' "$KMI_TMP/inspect.j
 	fail_later "inspect does not list kmodimg_a.ko under $KVER"
 skopeo inspect "oci:$KMODIMG_STORE:mymod:1.0" >/dev/null || fail_later "skopeo cannot read the store"
 "$KMODIMG" rmi mymod:1.0
-"$KMODIMG" images | grep -q mymod && fail_later "rmi left the image listed"
+grep -q mymod < <("$KMODIMG" images) && fail_later "rmi left the image listed"
 left=$(find "$KMODIMG_STORE/blobs/sha256" -type f | wc -l)
 ((left == 0)) || fail_later "rmi left $left blobs"
 ok "images/inspect/rmi"

@@ -148,7 +148,7 @@ kmi_run usage "$KMODIMG" extract "oci:$KMI_TMP/img:gzip"
 ((KMI_RC == 2)) || fail_later "one argument: rc $KMI_RC"
 kmi_run badlimit "$KMODIMG" extract --max-size=lots "oci:$KMI_TMP/img:gzip" "$KMI_TMP/x-bad"
 ((KMI_RC == 2)) || fail_later "bad --max-size: rc $KMI_RC"
-"$KMODIMG" extract --help | grep -q -- "--max-entries=N .*default 100000" || fail_later "--help lacks the limits"
+grep -q -- "--max-entries=N .*default 100000" < <("$KMODIMG" extract --help) || fail_later "--help lacks the limits"
 kmi_run small "$KMODIMG" extract --max-file-size=1K "oci:$KMI_TMP/img:gzip" "$KMI_TMP/x-small"
 ((KMI_RC == 1)) && grep -q "over the limit of 1024 for one file" "$KMI_TMP/small.err" ||
 	fail_later "--max-file-size: rc $KMI_RC: $(cat "$KMI_TMP/small.err")"

@@ -40,7 +40,7 @@ for mode in plain tls htpasswd bearer; do
 	((KMI_RC == 0)) && grep -q exists "$KMI_TMP/im.err" || fail_later "$mode: --if-missing rebuilt"
 
 	"$KMODIMG" pull --quiet "${flags[@]}" "docker://$repo:$KVER" >/dev/null || fail "$mode: pull failed"
-	"$KMODIMG" images | grep -q "^$repo:$KVER " || fail_later "$mode: pulled image not listed"
+	grep -q "^$repo:$KVER " < <("$KMODIMG" images) || fail_later "$mode: pulled image not listed"
 	"$KMODIMG" push --quiet "${flags[@]}" "$repo:$KVER" "docker://$KMI_REG_HOST/kmod/copy:1" >/dev/null ||
 		fail_later "$mode: push to another repository failed"
 	"$KMODIMG" copy --quiet "${flags[@]}" "docker://$KMI_REG_HOST/kmod/copy:1" "oci:$KMI_TMP/$mode:v1" >/dev/null ||
