@@ -349,7 +349,7 @@ static void job_end(struct job *j)
 	kmm_plan_free(&j->plan);
 }
 
-int apply_module(const struct apply_opts *a, const struct kmm_set *set, const struct kmm_module *m,
+int kmi_apply_module(const struct apply_opts *a, const struct kmm_set *set, const struct kmm_module *m,
 		 struct kmi_error **err)
 {
 	struct job j;
@@ -367,7 +367,7 @@ int apply_module(const struct apply_opts *a, const struct kmm_set *set, const st
 	return r < 0 ? r : 0;
 }
 
-int delete_module(const struct apply_opts *a, const struct kmm_set *set,
+int kmi_apply_delete(const struct apply_opts *a, const struct kmm_set *set,
 		  const struct kmm_module *m, struct kmi_error **err)
 {
 	struct job j;

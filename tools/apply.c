@@ -144,8 +144,8 @@ static int run_cmd(const char *cmd, int argc, char *argv[])
 	r = kmi_kmm_read_files(cmd, &set, a.files, a.nfiles, &d);
 	for (size_t i = 0; r == 0 && i < set.nmodules; i++) {
 		struct kmi_error *err = NULL;
-		int rr = streq(cmd, "apply") ? apply_module(&a, &set, set.modules[i], &err)
-					     : delete_module(&a, &set, set.modules[i], &err);
+		int rr = streq(cmd, "apply") ? kmi_apply_module(&a, &set, set.modules[i], &err)
+					     : kmi_apply_delete(&a, &set, set.modules[i], &err);
 		if (rr < 0) {
 			int st = kmi_fail(cmd, &err);
 			failed = failed > st ? failed : st;

@@ -17,7 +17,7 @@ struct apply_opts {
 	bool dry_run;
 };
 
-int apply_module(const struct apply_opts *a, const struct kmm_set *set, const struct kmm_module *m,
+int kmi_apply_module(const struct apply_opts *a, const struct kmm_set *set, const struct kmm_module *m,
 		 struct kmi_error **err);
-int delete_module(const struct apply_opts *a, const struct kmm_set *set,
+int kmi_apply_delete(const struct apply_opts *a, const struct kmm_set *set,
 		  const struct kmm_module *m, struct kmi_error **err);

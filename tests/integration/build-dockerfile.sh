@@ -111,6 +111,39 @@ left=$(scratch_left)
 [[ -z $left ]] || fail_later "scratch files left: $left"
 ok "seed build: pushed, unpacked by umoci, modules and depmod output as kmod writes them"
 
+step "the seed image passes verify and loads in Debian's kernel (qemu)"
+kmi_run ver "$KMODIMG" verify --insecure "docker://$REG/kmod/examples:$KVER" --kernel "$KVER" \
+	--symvers "/usr/src/linux-headers-$KVER/Module.symvers"
+((KMI_RC == 0)) || fail_later "verify of the seed image: rc $KMI_RC $(cat "$KMI_TMP/ver.out" "$KMI_TMP/ver.err")"
+# shellcheck source=SCRIPTDIR/../lib/qemu.sh
+. "$KMI_LIB_DIR/qemu.sh"
+if (kmi_qemu_setup) >/dev/null 2>&1; then
+	kmi_qemu_kernel
+	qroot=$KMI_TMP/initrd
+	kmi_qemu_root "$qroot"
+	kmi_qemu_add_kmodimg "$qroot"
+	mkdir -p "$qroot/images"
+	"$KMODIMG" copy --quiet --insecure "docker://$REG/kmod/examples:$KVER" "oci:$qroot/images/seed:v1" >/dev/null ||
+		fail "copying the seed image into the guest's files"
+	cat >"$KMI_TMP/guest.sh" <<-'EOF'
+		step "kmodimg load of the Dockerfile-built image"
+		run load kmodimg load --state-dir /run/state oci:/images/seed:v1 kmodimg_b
+		check_rc "kmodimg load kmodimg_b" 0
+		check_loaded kmodimg_a kmodimg_b
+		check_used_by kmodimg_a kmodimg_b
+		check_dmesg "kmodimg_b called kmodimg_a" "kmodimg_a_add(2,3)="
+		run unload kmodimg unload --state-dir /run/state oci:/images/seed:v1 kmodimg_b
+		check_rc "kmodimg unload kmodimg_b" 0
+		check_not_loaded kmodimg_a kmodimg_b
+	EOF
+	kmi_qemu_script "$qroot" "$KMI_TMP/guest.sh"
+	kmi_qemu_run "$qroot"
+	rm -rf "$qroot"
+	ok "the Dockerfile-built image loads and unloads in the guest"
+else
+	fail_later "qemu is not usable here (scripts/install-deps.sh test installs it)"
+fi
+
 # Prebuilt modules for the quick busybox builds below.
 kmi_build_examples "$KMI_TMP/ex"
 busy_ctx() { # DIR: a context with the example modules in mods/
