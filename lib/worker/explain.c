@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libkmod.h>
 #include <string.h>
+#include <sys/klog.h>
 
 #include "util/buf.h"
 #include "util/macro.h"
@@ -80,6 +81,49 @@ static int vermagic_error(struct kmod_module *m, const char *name, const char *k
 			     "(dmesg has the kernel's words)", name, vm ? vm : "(none)");
 }
 
+/*
+ * The symbol of the kernel's latest "NAME: Unknown symbol SYM" line, or
+ * NULL (also when the log cannot be read: no CAP_SYSLOG).  The kernel
+ * returns ENOENT for an unknown symbol and passes on an init function's
+ * own -ENOENT (a missing firmware file, most often): only its log tells.
+ */
+static char *unknown_symbol_in_log(const char *name)
+{
+	_cleanup_free_ char *buf = NULL, *needle = xasprintf("%s: Unknown symbol ", name);
+	char *found = NULL, *p;
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), n;
+
+	if (size <= 0 || size > (64 << 20))
+		return NULL;
+	buf = xmalloc((size_t)size + 1);
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		found = p + strlen(needle);
+	return found ? xstrndup(found, strcspn(found, " \n")) : NULL;
+}
+
+static int enoent_error(const char *name, struct kmi_error **err)
+{
+	_cleanup_free_ char *sym = unknown_symbol_in_log(name);
+
+	if (sym != NULL)
+		return kmi_error_set(err, KMI_EFORMAT,
+				     "`%s`: Unknown symbol %s: no loaded module exports it.  A module "
+				     "it depends on is missing from the image's modules.dep (rebuild "
+				     "the image with it, or with the in-tree link so in-tree "
+				     "dependencies resolve), or was built for another kernel",
+				     name, sym);
+	return kmi_error_set(err, KMI_EFORMAT,
+			     "`%s`: No such file or directory: the kernel found no unknown symbol, so "
+			     "the module's init function failed itself with -ENOENT, most often for "
+			     "a firmware file it could not find (dmesg: \"Direct firmware load ... "
+			     "failed\"): load with --firmware-path, or check the image's firmware",
+			     name);
+}
+
 int kmi_explain_insert(struct kmod_module *m, const char *options, const char *kver, int errnum,
 		       struct kmi_error **err)
 {
@@ -103,13 +147,7 @@ int kmi_explain_insert(struct kmod_module *m, const char *options, const char *k
 			return kmi_error_set(err, KMI_EUSAGE,
 					     "`%s` has no parameter `%s` (modinfo -p lists the ones it has)",
 					     name, param);
-		return kmi_error_set(err, KMI_EFORMAT,
-				     "`%s`: Unknown symbol in module: it needs a symbol no loaded module "
-				     "exports (dmesg names it).  A module it depends on is missing from "
-				     "the image's modules.dep (rebuild the image with it, or with the "
-				     "in-tree link so in-tree dependencies resolve), or was built for "
-				     "another kernel",
-				     name);
+		return enoent_error(name, err);
 	case EKEYREJECTED:
 		return kmi_error_set(err, KMI_EFORMAT,
 				     "`%s`: Key was rejected by service: this kernel only loads modules "

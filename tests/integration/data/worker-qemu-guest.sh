@@ -159,6 +159,7 @@ step "a load that fails midway is rolled back"
 check_absent "no firmware for kmodimg_c" /var/lib/firmware/$FW
 run half kmodimg load "$REF" kmodimg_c
 check "load kmodimg_c without its firmware fails" [ "$RC" != 0 ]
+check_msg "the error points at the firmware, not at a symbol" half "firmware"
 dmesg | tail -n 3 | sed 's/^/  dmesg: /'
 check_not_loaded kmodimg_c
 check_ours "the rollback removed crc8, which this run loaded" not_loaded crc8
@@ -193,6 +194,7 @@ check_dmesg "the kernel refused the CRC" "disagrees about version of symbol _pri
 run ed kmodimg load oci:/images/bad-dep:v1 kmodimg_b
 check "load with a dependency missing from the image fails" [ "$RC" != 0 ]
 check_msg "the error explains the unknown symbol" ed "symbol"
+check_msg "the error names the symbol, read from the kernel's log" ed "Unknown symbol kmodimg_a_add"
 check_dmesg "the kernel missed the symbol" "Unknown symbol kmodimg_a_add"
 check_not_loaded $ALL
 unload_all
