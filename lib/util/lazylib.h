@@ -8,7 +8,7 @@
 
 /*
  * A shared library opened on first use rather than by the dynamic linker at
- * start: libcurl and libarchive pull in some 40 more libraries, which cost
+ * start: libcurl and libarchive pull in three dozen more libraries, which cost
  * most of the start-up time of commands that never use them (depmod, load
  * --dry-run).  lib/util/dl-curl.c and dl-archive.c define the functions the
  * project calls, under their real names, and forward to the library.
