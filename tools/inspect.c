@@ -13,6 +13,7 @@
 #include "tools/common.h"
 #include "tools/kmodimg.h"
 #include "util/fs.h"
+#include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
 
@@ -44,10 +45,13 @@ static int blob_fd(struct kmi_endpoint *ep, const struct kmi_descriptor *d, int 
  */
 static int scan_layer(int fd, const char *digest, json_t *kernels, struct kmi_error **err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *e;
-	int r = 0, s;
+	int r, s;
 
+	if ((r = kmi_archive_load(err)) < 0)
+		return r;
+	a = archive_read_new();
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {

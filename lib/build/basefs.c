@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build/basefs.h"
+#include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
 
@@ -109,11 +110,14 @@ static void apply_entry(struct kmi_basefs *fs, struct archive_entry *e)
 static int load_layer(struct kmi_basefs *fs, struct kmi_layout *layout,
 		      const struct kmi_descriptor *d, struct kmi_error **err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *e;
 	uint64_t size;
 	int fd, r;
 
+	if ((r = kmi_archive_load(err)) < 0)
+		return r;
+	a = archive_read_new();
 	if ((r = kmi_layout_open_blob(layout, d->digest, &fd, &size, err)) < 0) {
 		archive_read_free(a);
 		return r;

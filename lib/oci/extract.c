@@ -39,6 +39,7 @@
 #include "oci/extract.h"
 #include "oci/image.h"
 #include "util/buf.h"
+#include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -1165,6 +1166,8 @@ static int apply_layer(struct ex *x, size_t index, const struct kmi_extract_laye
 				     x->layer, layer->media_type);
 	if (layer->verify && (layer->digest == NULL || !kmi_digest_valid(layer->digest)))
 		return kmi_error_set(x->err, KMI_EFORMAT, "layer %s: no digest to check", x->layer);
+	if ((r = kmi_archive_load(err)) < 0)
+		return r;
 	if ((r = source_open(x, &s, layer)) < 0) {
 		source_close(&s);
 		return r;

@@ -34,6 +34,7 @@
 
 #include "oci/layer.h"
 #include "oci/pgzip.h"
+#include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/parallel.h"
 #include "util/strmap.h"
@@ -626,6 +627,9 @@ int kmi_layer_write(const struct kmi_layer_entry *entries, size_t n,
 	if ((int64_t)(time_t)opts->mtime != opts->mtime)
 		return kmi_error_set(err, EOVERFLOW, "layer: mtime %lld",
 				     (long long)opts->mtime);
+	r = kmi_archive_load(err);
+	if (r < 0)
+		return r;
 	r = sort_entries(entries, n, &v, &ascii, err);
 	if (r < 0)
 		return r;

@@ -27,6 +27,7 @@
 #include "registry/registry-internal.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
 
@@ -142,7 +143,10 @@ int kmi_http_new(const struct kmi_http_tls *tls, unsigned retries, bool progress
 		 struct kmi_http **out, struct kmi_error **err)
 {
 	struct kmi_http *h;
+	int r;
 
+	if ((r = kmi_curl_load(err)) < 0)
+		return r;
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
 		return kmi_error_set(err, KMI_ENET, "initialising libcurl: %s",

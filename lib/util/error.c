@@ -100,6 +100,7 @@ int kmi_error_exit_status(const struct kmi_error *err)
 	case KMI_ETLS:
 	case EACCES:
 	case EPERM:
+	case ELIBACC: /* a shared library we need is missing */
 		return 2;
 	default:
 		return 1;

@@ -55,7 +55,7 @@ KMI_QEMU_LOG=
 KMI_QEMU_KMOD_TOOLS=(modprobe insmod rmmod lsmod depmod modinfo)
 
 kmi_qemu_setup() {
-	kmi_need_cmds qemu-system-x86_64 busybox cpio timeout ldd kmod flock
+	kmi_need_cmds qemu-system-x86_64 busybox cpio timeout ldd ldconfig kmod flock
 	busybox --list-full >/dev/null 2>&1 || skip "busybox cannot list its applets (install busybox-static)"
 	ldd "$(command -v busybox)" >/dev/null 2>&1 &&
 		skip "$(command -v busybox) is dynamically linked (install busybox-static)"
@@ -228,6 +228,19 @@ kmi_qemu_kmodimg_bin() {
 	fi
 }
 
+# kmi_qemu_add_dlopened ROOT: the libraries kmodimg opens with dlopen() on
+# first use (lib/util/dl-*.c), with theirs; ldd does not see them.
+kmi_qemu_add_dlopened() {
+	local root=$1 so lib
+	for so in libcurl.so.4 libarchive.so.13; do
+		lib=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ {print $NF; exit}')
+		[[ -n $lib ]] || fail "ldconfig does not know $so"
+		mkdir -p "$root${lib%/*}"
+		cp -L "$lib" "$root$lib"
+		kmi_qemu_copy_libs "$root" "$lib"
+	done
+}
+
 # kmi_qemu_add_kmodimg ROOT: /usr/bin/kmodimg and its libraries. An ASan
 # build works in the guest too (its runtime is one more library), but its
 # shadow memory wants a bigger guest (KMI_QEMU_ASAN=1 raises -m to 512)
@@ -237,6 +250,8 @@ kmi_qemu_kmodimg_bin() {
 kmi_qemu_add_kmodimg() {
 	local root=$1 bin
 	bin=$(kmi_qemu_kmodimg_bin) || fail "no kmodimg binary to put in the guest"
+	kmi_qemu_add_dlopened "$root"
+	# Last: the libasan check below reads this binary's ldd output.
 	kmi_qemu_add_binary "$root" "$bin" /usr/bin/kmodimg
 	if grep -q 'libasan' "$KMI_TMP/ldd.out"; then
 		KMI_QEMU_ASAN=1

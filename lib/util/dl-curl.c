@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libcurl, opened on first use (see util/lazylib.h): these definitions stand
+ * in for the library's under the same names, so callers include <curl/curl.h>
+ * and call it as usual.  A function the project starts calling must be added
+ * to CURL_FUNCS, or the link fails.
+ */
+/* Here only: its macros would rename the definitions of setopt and getinfo below. */
+#define CURL_DISABLE_TYPECHECK
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "util/lazylib.h"
+
+/* F(return type, name, parameters, arguments); V(...) for void functions. */
+#define CURL_FUNCS(F, V)                                                                 \
+	F(CURLcode, curl_global_init, (long flags), (flags))                             \
+	F(CURL *, curl_easy_init, (void), ())                                            \
+	F(char *, curl_easy_escape, (CURL *c, const char *s, int n), (c, s, n))          \
+	F(CURLcode, curl_easy_perform, (CURL *c), (c))                                   \
+	V(curl_easy_reset, (CURL *c), (c))                                               \
+	F(const char *, curl_easy_strerror, (CURLcode rc), (rc))                         \
+	F(struct curl_slist *, curl_slist_append, (struct curl_slist *l, const char *s), (l, s)) \
+	F(CURLU *, curl_url, (void), ())                                                 \
+	F(CURLUcode, curl_url_get, (CURLU *u, CURLUPart what, char **part, unsigned int flags), \
+	  (u, what, part, flags))                                                        \
+	F(CURLUcode, curl_url_set,                                                       \
+	  (CURLU *u, CURLUPart what, const char *part, unsigned int flags), (u, what, part, flags))
+
+/* Written by hand below: they accept NULL even when the library is missing, or are variadic. */
+#define CURL_FUNCS_BY_HAND(X)                                                            \
+	X(curl_easy_cleanup) X(curl_free) X(curl_slist_free_all) X(curl_url_cleanup)     \
+	X(curl_easy_setopt) X(curl_easy_getinfo)
+
+#define MEMBER(ret, name, params, args) __typeof__(name) *name;
+#define VMEMBER(name, params, args) __typeof__(name) *name;
+#define XMEMBER(name) __typeof__(name) *name;
+static struct {
+	CURL_FUNCS(MEMBER, VMEMBER)
+	CURL_FUNCS_BY_HAND(XMEMBER)
+} fn;
+
+static struct kmi_lazylib lib = { .soname = "libcurl.so.4", .package = "libcurl4" };
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void load(void)
+{
+	if (!kmi_lazylib_open(&lib))
+		return;
+	/* POSIX's way to store dlsym()'s object pointer into a function pointer. */
+#define RESOLVE(ret, name, params, args) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
+#define VRESOLVE(name, params, args) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
+#define XRESOLVE(name) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
+	CURL_FUNCS(RESOLVE, VRESOLVE)
+	CURL_FUNCS_BY_HAND(XRESOLVE)
+}
+
+static bool loaded(void)
+{
+	pthread_once(&once, load);
+	return !lib.failed;
+}
+
+int kmi_curl_load(struct kmi_error **err)
+{
+	loaded();
+	return kmi_lazylib_error(&lib, err);
+}
+
+static void need(void)
+{
+	if (!loaded())
+		kmi_lazylib_die(&lib);
+}
+
+#define FORWARD(ret, name, params, args)                                                 \
+	ret name params                                                                  \
+	{                                                                                \
+		need();                                                                  \
+		return fn.name args;                                                     \
+	}
+#define VFORWARD(name, params, args)                                                     \
+	void name params                                                                 \
+	{                                                                                \
+		need();                                                                  \
+		fn.name args;                                                            \
+	}
+CURL_FUNCS(FORWARD, VFORWARD)
+
+/* Cleanup paths free NULL objects; that must not need the library. */
+void curl_easy_cleanup(CURL *c)
+{
+	if (c != NULL && loaded())
+		fn.curl_easy_cleanup(c);
+}
+
+void curl_free(void *p)
+{
+	if (p != NULL && loaded())
+		fn.curl_free(p);
+}
+
+void curl_slist_free_all(struct curl_slist *l)
+{
+	if (l != NULL && loaded())
+		fn.curl_slist_free_all(l);
+}
+
+void curl_url_cleanup(CURLU *u)
+{
+	if (u != NULL && loaded())
+		fn.curl_url_cleanup(u);
+}
+
+/*
+ * The option's number says the type of its argument (curl.h: CURLOPTTYPE_*,
+ * in steps of 10000); read it as that type to pass it on.
+ */
+CURLcode curl_easy_setopt(CURL *c, CURLoption option, ...)
+{
+	va_list ap;
+	CURLcode rc;
+
+	need();
+	va_start(ap, option);
+	switch (option / 10000 * 10000) {
+	case CURLOPTTYPE_LONG:
+		rc = fn.curl_easy_setopt(c, option, va_arg(ap, long));
+		break;
+	case CURLOPTTYPE_OBJECTPOINT: /* also STRINGPOINT, SLISTPOINT, CBPOINT */
+	case CURLOPTTYPE_BLOB:        /* a struct curl_blob * */
+		rc = fn.curl_easy_setopt(c, option, va_arg(ap, void *));
+		break;
+	case CURLOPTTYPE_FUNCTIONPOINT:
+		rc = fn.curl_easy_setopt(c, option, va_arg(ap, void (*)(void)));
+		break;
+	case CURLOPTTYPE_OFF_T:
+		rc = fn.curl_easy_setopt(c, option, va_arg(ap, curl_off_t));
+		break;
+	default:
+		rc = CURLE_UNKNOWN_OPTION;
+		break;
+	}
+	va_end(ap);
+	return rc;
+}
+
+/* Every CURLINFO_* type (CURLINFO_TYPEMASK) is returned through a pointer. */
+CURLcode curl_easy_getinfo(CURL *c, CURLINFO info, ...)
+{
+	va_list ap;
+	void *out;
+
+	need();
+	va_start(ap, info);
+	out = va_arg(ap, void *);
+	va_end(ap);
+	switch (info & CURLINFO_TYPEMASK) {
+	case CURLINFO_STRING:
+	case CURLINFO_LONG:
+	case CURLINFO_DOUBLE:
+	case CURLINFO_SLIST: /* also CURLINFO_PTR */
+	case CURLINFO_SOCKET:
+	case CURLINFO_OFF_T:
+		return fn.curl_easy_getinfo(c, info, out);
+	default:
+		return CURLE_UNKNOWN_OPTION;
+	}
+}
