@@ -15,6 +15,9 @@
 #      and check it; compare the image's index files with what kmod's depmod
 #      writes for the same modules, if kmod 30 is installed
 #   7. build it again with other file times and argument order: same digest
+#   8. `kmodimg verify` it against the kernel's Module.symvers (vermagic,
+#      symbol CRCs, dependencies), and print the insmod sequence a node
+#      would run (`kmodimg load --dry-run`: nothing is loaded)
 #
 # The image stays in the local store: /var/lib/kmodimg/store for root,
 # $KMODIMG_STORE if set.  Remove it with
@@ -235,6 +238,17 @@ check_reproducible() {
 	[ "$again" = "$digest" ] || die "the same inputs gave another digest"
 }
 
+check_for_nodes() {
+	local symvers=/usr/src/linux-headers-$kver/Module.symvers
+
+	step "Checking it against kernel $kver before any node tries (kmodimg verify)"
+	"$kmodimg" verify "$image" --kernel "$kver" --symvers "$symvers" ||
+		die "kmodimg verify found a problem"
+	step "What a node would run to load kmodimg_b (kmodimg load --dry-run: nothing is loaded)"
+	"$kmodimg" load --dry-run --kernel "$kver" --state-dir "$tmp/state" "$image" kmodimg_b ||
+		die "kmodimg load --dry-run failed"
+}
+
 main() {
 	[ $# -eq 0 ] || {
 		echo "usage: $prog   (environment: KVER, KMODIMG)" >&2
@@ -257,6 +271,7 @@ main() {
 	check_result
 	compare_with_kmod
 	check_reproducible
+	check_for_nodes
 	printf '\nDemo OK: %s is in the local store (%s).\n' "$image" "$(store_dir)"
 	echo "Try: build/kmodimg inspect $image; remove it with: build/kmodimg rmi $image"
 	echo "For KMM, build on a base image that has /bin/sh and cp (--base); see docs/kmodimg-build.1."
