@@ -2,6 +2,7 @@
 /* libFuzzer target: KMM's ModuleConfig YAML, and the modprobe argv built from it. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "worker/kmm.h"
 #include "worker/modconfig.h"

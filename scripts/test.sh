@@ -38,8 +38,8 @@ build build-release -Dbuildtype=release -Dwerror=true
 echo "== build: ASan+UBSan"
 build build-asan -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined \
 	-Db_lundef=false
-echo "== build: libFuzzer targets (clang)"
-CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+echo "== build: libFuzzer targets (clang, -Werror)"
+CC=clang build build-fuzz -Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 
 # Any sanitizer report fails the test that triggered it.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}

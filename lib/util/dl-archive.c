@@ -91,60 +91,7 @@
 #define ARCHIVE_FUNCS_BY_HAND(X)                                                         \
 	X(archive_entry_free) X(archive_read_free) X(archive_write_free) X(archive_set_error)
 
-#define MEMBER(ret, name, params, args) __typeof__(name) *name;
-#define VMEMBER(name, params, args) __typeof__(name) *name;
-#define XMEMBER(name) __typeof__(name) *name;
-static struct {
-	ARCHIVE_FUNCS(MEMBER, VMEMBER)
-	ARCHIVE_FUNCS_BY_HAND(XMEMBER)
-} fn;
-
-static struct kmi_lazylib lib = { .soname = "libarchive.so.13", .package = "libarchive13" };
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void)
-{
-	if (!kmi_lazylib_open(&lib))
-		return;
-	/* POSIX's way to store dlsym()'s object pointer into a function pointer. */
-#define RESOLVE(ret, name, params, args) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
-#define VRESOLVE(name, params, args) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
-#define XRESOLVE(name) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
-	ARCHIVE_FUNCS(RESOLVE, VRESOLVE)
-	ARCHIVE_FUNCS_BY_HAND(XRESOLVE)
-}
-
-static bool loaded(void)
-{
-	pthread_once(&once, load);
-	return !lib.failed;
-}
-
-int kmi_archive_load(struct kmi_error **err)
-{
-	loaded();
-	return kmi_lazylib_error(&lib, err);
-}
-
-static void need(void)
-{
-	if (!loaded())
-		kmi_lazylib_die(&lib);
-}
-
-#define FORWARD(ret, name, params, args)                                                 \
-	ret name params                                                                  \
-	{                                                                                \
-		need();                                                                  \
-		return fn.name args;                                                     \
-	}
-#define VFORWARD(name, params, args)                                                     \
-	void name params                                                                 \
-	{                                                                                \
-		need();                                                                  \
-		fn.name args;                                                            \
-	}
-ARCHIVE_FUNCS(FORWARD, VFORWARD)
+KMI_LAZYLIB_DEFINE(ARCHIVE_FUNCS, ARCHIVE_FUNCS_BY_HAND, "libarchive.so.13", "libarchive13", kmi_archive_load)
 
 /* Cleanup paths free NULL objects; that must not need the library. */
 void archive_entry_free(struct archive_entry *e)

@@ -33,60 +33,7 @@
 	X(curl_easy_cleanup) X(curl_free) X(curl_slist_free_all) X(curl_url_cleanup)     \
 	X(curl_easy_setopt) X(curl_easy_getinfo)
 
-#define MEMBER(ret, name, params, args) __typeof__(name) *name;
-#define VMEMBER(name, params, args) __typeof__(name) *name;
-#define XMEMBER(name) __typeof__(name) *name;
-static struct {
-	CURL_FUNCS(MEMBER, VMEMBER)
-	CURL_FUNCS_BY_HAND(XMEMBER)
-} fn;
-
-static struct kmi_lazylib lib = { .soname = "libcurl.so.4", .package = "libcurl4" };
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void)
-{
-	if (!kmi_lazylib_open(&lib))
-		return;
-	/* POSIX's way to store dlsym()'s object pointer into a function pointer. */
-#define RESOLVE(ret, name, params, args) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
-#define VRESOLVE(name, params, args) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
-#define XRESOLVE(name) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
-	CURL_FUNCS(RESOLVE, VRESOLVE)
-	CURL_FUNCS_BY_HAND(XRESOLVE)
-}
-
-static bool loaded(void)
-{
-	pthread_once(&once, load);
-	return !lib.failed;
-}
-
-int kmi_curl_load(struct kmi_error **err)
-{
-	loaded();
-	return kmi_lazylib_error(&lib, err);
-}
-
-static void need(void)
-{
-	if (!loaded())
-		kmi_lazylib_die(&lib);
-}
-
-#define FORWARD(ret, name, params, args)                                                 \
-	ret name params                                                                  \
-	{                                                                                \
-		need();                                                                  \
-		return fn.name args;                                                     \
-	}
-#define VFORWARD(name, params, args)                                                     \
-	void name params                                                                 \
-	{                                                                                \
-		need();                                                                  \
-		fn.name args;                                                            \
-	}
-CURL_FUNCS(FORWARD, VFORWARD)
+KMI_LAZYLIB_DEFINE(CURL_FUNCS, CURL_FUNCS_BY_HAND, "libcurl.so.4", "libcurl4", kmi_curl_load)
 
 /* Cleanup paths free NULL objects; that must not need the library. */
 void curl_easy_cleanup(CURL *c)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "util/error.h"
@@ -36,6 +37,65 @@ int kmi_lazylib_error(const struct kmi_lazylib *lib, struct kmi_error **err);
  * this is only a backstop against a crash.
  */
 _noreturn_ void kmi_lazylib_die(const struct kmi_lazylib *lib);
+
+/*
+ * KMI_LAZYLIB_DEFINE(FUNCS, BY_HAND, SONAME, PACKAGE, LOAD_FN) writes, for one
+ * library: the table `fn` of its functions, `lib`, the loader (static bool
+ * loaded(void), static void need(void)), LOAD_FN (kmi_curl_load...) and a
+ * forwarding definition of each function of FUNCS.
+ *   FUNCS(F, V): F(return type, name, (parameters), (arguments)) for each
+ *                function, V(name, (parameters), (arguments)) for void ones;
+ *   BY_HAND(X):  X(name) for the ones the file defines itself.
+ */
+#define KMI_LAZY_MEMBER(ret, name, params, args) __typeof__(name) *name;
+#define KMI_LAZY_VMEMBER(name, params, args) __typeof__(name) *name;
+#define KMI_LAZY_XMEMBER(name) __typeof__(name) *name;
+/* POSIX's way to store dlsym()'s object pointer into a function pointer. */
+#define KMI_LAZY_XRESOLVE(name) *(void **)&fn.name = kmi_lazylib_sym(&lib, #name);
+#define KMI_LAZY_RESOLVE(ret, name, params, args) KMI_LAZY_XRESOLVE(name)
+#define KMI_LAZY_VRESOLVE(name, params, args) KMI_LAZY_XRESOLVE(name)
+#define KMI_LAZY_FORWARD(ret, name, params, args)                                        \
+	ret name params                                                                  \
+	{                                                                                \
+		need();                                                                  \
+		return fn.name args;                                                     \
+	}
+#define KMI_LAZY_VFORWARD(name, params, args)                                            \
+	void name params                                                                 \
+	{                                                                                \
+		need();                                                                  \
+		fn.name args;                                                            \
+	}
+#define KMI_LAZYLIB_DEFINE(FUNCS, BY_HAND, soname_, package_, load_fn)                   \
+	static struct {                                                                  \
+		FUNCS(KMI_LAZY_MEMBER, KMI_LAZY_VMEMBER)                                 \
+		BY_HAND(KMI_LAZY_XMEMBER)                                                \
+	} fn;                                                                            \
+	static struct kmi_lazylib lib = { .soname = soname_, .package = package_ };      \
+	static pthread_once_t once = PTHREAD_ONCE_INIT;                                  \
+	static void load(void)                                                           \
+	{                                                                                \
+		if (!kmi_lazylib_open(&lib))                                             \
+			return;                                                          \
+		FUNCS(KMI_LAZY_RESOLVE, KMI_LAZY_VRESOLVE)                               \
+		BY_HAND(KMI_LAZY_XRESOLVE)                                               \
+	}                                                                                \
+	static bool loaded(void)                                                         \
+	{                                                                                \
+		pthread_once(&once, load);                                               \
+		return !lib.failed;                                                      \
+	}                                                                                \
+	int load_fn(struct kmi_error **err)                                              \
+	{                                                                                \
+		loaded();                                                                \
+		return kmi_lazylib_error(&lib, err);                                     \
+	}                                                                                \
+	static void need(void)                                                           \
+	{                                                                                \
+		if (!loaded())                                                           \
+			kmi_lazylib_die(&lib);                                           \
+	}                                                                                \
+	FUNCS(KMI_LAZY_FORWARD, KMI_LAZY_VFORWARD)
 
 /* Opens libcurl / libarchive now; the first call of any of their functions would, too. */
 int kmi_curl_load(struct kmi_error **err);

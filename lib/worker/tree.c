@@ -85,8 +85,8 @@ static int no_kernel_dir(const char *root, const char *dir_name, const char *kve
 			     kver, dir_name, have ? have : "nothing");
 }
 
-/* libkmod's messages, in ours. */
-static void kmod_log_fn(void *data, int priority, const char *file, int line, const char *fn,
+/* libkmod's messages, in ours (its format strings are its own, not input). */
+__attribute__((format(printf, 6, 0))) static void kmod_log_fn(void *data, int priority, const char *file, int line, const char *fn,
 			const char *format, va_list args)
 {
 	_cleanup_free_ char *msg = NULL;
