@@ -121,7 +121,15 @@ static void remember_ref(const char *state_dir, const char *ref, const char *roo
 	_cleanup_free_ char *tmp = xasprintf("%s.%d", path, (int)getpid());
 	const char *name = strrchr(root, '/') + 1;
 	_cleanup_close_ int fd = -1;
+	struct kmi_buf old = { 0 };
+	bool same;
 
+	/* unchanged (the usual case): creating an inode costs more than the rest of a dry run */
+	same = kmi_read_file(path, 256, &old) == 0 && old.len == strlen(name) &&
+	       memcmp(old.data, name, old.len) == 0;
+	kmi_buf_free(&old);
+	if (same)
+		return;
 	if (kmi_mkdir_p(dir, 0755) < 0)
 		return;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
