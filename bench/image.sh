@@ -34,32 +34,12 @@ kmi_setup >/dev/null
 export KMODIMG_STORE=$KMI_TMP/store
 T=$KMI_TMP
 
-# seconds CMD...: wall time of one run, in seconds (output discarded).
-seconds() {
-	python3 - "$@" <<'PY'
-import subprocess, sys, time
-t = time.monotonic()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, shell=False)
-if r.returncode != 0:
-    sys.exit("failed (%d): %s" % (r.returncode, " ".join(sys.argv[1:])))
-print("%.4f" % (time.monotonic() - t))
-PY
-}
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-# compare NAME GOAL OURS_TIMES_FILE PEER_TIMES_FILE
-report() {
-	local o p
-	o=$(median <"$3")
-	p=$(median <"$4")
-	printf '%-34s ours %8.3f s   peer %8.3f s   ratio %.3f   (goal %s)\n' "$1" "$o" "$p" \
-		"$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')" "$2"
-}
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 
 reg_up=0
 fresh_registry() {
-	((reg_up == 0)) || ((reg_up == 0)) || kmi_reg_stop
+	((reg_up == 0)) || kmi_reg_stop
 	kmi_reg_start plain >/dev/null
 	reg_up=1
 }
