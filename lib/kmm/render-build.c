@@ -88,6 +88,16 @@ static char *kaniko_image(const struct kmm_plan *p, const struct kmm_render_opts
 	return xasprintf("%.*s:%s", (int)strcspn(img, "@:"), img, tag);
 }
 
+/* The imageRepoSecret as kaniko's docker config, for the push (build and sign alike). */
+static void add_push_secret(json_t *vols, json_t *mounts, const char *irs)
+{
+	char *vn = xasprintf("secret-%s", irs);
+
+	json_array_append_new(vols, kmm_r_secret_volume(vn, irs, ".dockerconfigjson", "config.json"));
+	json_array_append_new(mounts, kmm_r_mount(vn, "/kaniko/.docker", true));
+	free(vn);
+}
+
 static json_t *build_spec(const struct kmm_plan *p, const struct kmm_render_opts *o,
 			  struct kmm_diags *d)
 {
@@ -120,14 +130,8 @@ static json_t *build_spec(const struct kmm_plan *p, const struct kmm_render_opts
 		free(vn);
 		free(mp);
 	}
-	if (irs != NULL) {
-		char *vn = xasprintf("secret-%s", irs);
-
-		json_array_append_new(vols, kmm_r_secret_volume(vn, irs, ".dockerconfigjson",
-								"config.json"));
-		json_array_append_new(mounts, kmm_r_mount(vn, "/kaniko/.docker", true));
-		free(vn);
-	}
+	if (irs != NULL)
+		add_push_secret(vols, mounts, irs);
 	spec = json_pack("{s:o,s:[{s:s,s:o,s:o,s:o}],s:s}", "volumes", vols, "containers", "name",
 			 "kaniko", "image", kmm_r_str(image), "args", args, "volumeMounts", mounts,
 			 "restartPolicy", "Never");
@@ -206,14 +210,8 @@ static json_t *sign_spec(const struct kmm_plan *p, const struct kmm_render_opts 
 	json_array_append_new(mounts, kmm_r_mount("dockerfile", "/workspace", true));
 	free(cert);
 	free(key);
-	if (irs != NULL) {
-		char *vn = xasprintf("secret-%s", irs);
-
-		json_array_append_new(vols, kmm_r_secret_volume(vn, irs, ".dockerconfigjson",
-								"config.json"));
-		json_array_append_new(mounts, kmm_r_mount(vn, "/kaniko/.docker", true));
-		free(vn);
-	}
+	if (irs != NULL)
+		add_push_secret(vols, mounts, irs);
 	/* no kanikoParams for signing; the pull flags come from unsignedImageRegistryTLS */
 	spec = json_pack("{s:o,s:[{s:s,s:o,s:o,s:o}],s:s}", "volumes", vols, "containers", "name",
 			 "kaniko", "image", kmm_r_str(o->builder_image), "args",
