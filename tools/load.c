@@ -100,22 +100,7 @@ static int do_load(struct kmi_node_opts *n, const char *root, struct kmi_error *
 
 static int run(int argc, char *argv[])
 {
-	struct kmi_node_opts n;
-	struct kmi_error *err = NULL;
-	_cleanup_free_ char *root = NULL;
-	int r = kmi_node_parse("load", HELP, argc, argv, true, &n);
-
-	if (r >= 0) {
-		kmi_node_done(&n);
-		return r;
-	}
-	r = kmi_node_obtain(&n, false, &root, &err);
-	if (r == 0)
-		r = do_load(&n, root, &err);
-	kmi_node_done(&n);
-	if (r < 0)
-		return kmi_fail("load", &err);
-	return KMI_EXIT_OK;
+	return kmi_node_main("load", HELP, argc, argv, true, do_load);
 }
 
 const struct kmi_cmd kmi_cmd_load = { "load", run, "load an image's modules into the running kernel" };

@@ -60,7 +60,7 @@ static int positional(const char *cmd, int argc, char *argv[], bool load, struct
 	return -1;
 }
 
-int kmi_node_parse(const char *cmd, const char *help, int argc, char *argv[], bool load,
+static int node_parse(const char *cmd, const char *help, int argc, char *argv[], bool load,
 		   struct kmi_node_opts *n)
 {
 	static const struct option long_opts[] = {
@@ -134,7 +134,7 @@ int kmi_node_parse(const char *cmd, const char *help, int argc, char *argv[], bo
 	return positional(cmd, argc, argv, load, n);
 }
 
-int kmi_node_obtain(struct kmi_node_opts *n, bool cached_ok, char **root, struct kmi_error **err)
+static int node_obtain(struct kmi_node_opts *n, bool cached_ok, char **root, struct kmi_error **err)
 {
 	char digest[KMI_DIGEST_LEN];
 	int r = kmi_endpoint_open(n->ref, &n->eo, false, &n->ep, err);
@@ -146,7 +146,7 @@ int kmi_node_obtain(struct kmi_node_opts *n, bool cached_ok, char **root, struct
 				    &n->lockfd, err);
 }
 
-void kmi_node_done(struct kmi_node_opts *n)
+static void node_done(struct kmi_node_opts *n)
 {
 	if (n->ep_open)
 		kmi_endpoint_close(&n->ep);
@@ -155,6 +155,28 @@ void kmi_node_done(struct kmi_node_opts *n)
 		free(n->order[i]);
 	free(n->order);
 	free(n->remove);
+}
+
+int kmi_node_main(const char *cmd, const char *help, int argc, char *argv[], bool load,
+		  int (*act)(struct kmi_node_opts *n, const char *root, struct kmi_error **err))
+{
+	struct kmi_node_opts n;
+	struct kmi_error *err = NULL;
+	_cleanup_free_ char *root = NULL;
+	int r = node_parse(cmd, help, argc, argv, load, &n);
+
+	if (r >= 0) {
+		node_done(&n);
+		return r;
+	}
+	/* What was loaded must stay unloadable when the image is gone. */
+	r = node_obtain(&n, !load, &root, &err);
+	if (r == 0)
+		r = act(&n, root, &err);
+	node_done(&n);
+	if (r < 0)
+		return kmi_fail(cmd, &err);
+	return KMI_EXIT_OK;
 }
 
 char *kmi_node_host_moddir(const char *kver)

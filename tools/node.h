@@ -27,12 +27,14 @@ struct kmi_node_opts {
 	int lockfd;
 };
 
-/* Returns -1 to go on, or an exit status (help printed, usage error). */
-int kmi_node_parse(const char *cmd, const char *help, int argc, char *argv[], bool load,
-		   struct kmi_node_opts *n);
-/* Opens the image and extracts it under the state dir (or reuses it); *root is its tree. */
-int kmi_node_obtain(struct kmi_node_opts *n, bool cached_ok, char **root, struct kmi_error **err);
-void kmi_node_done(struct kmi_node_opts *n);
+/*
+ * A whole `load` (load true) or `unload` command: parses argv, opens the
+ * image and extracts it under the state dir or reuses it (unload falls back
+ * to the tree extracted before if the reference no longer resolves), runs
+ * act on its tree and returns the exit status.
+ */
+int kmi_node_main(const char *cmd, const char *help, int argc, char *argv[], bool load,
+		  int (*act)(struct kmi_node_opts *n, const char *root, struct kmi_error **err));
 /* The node's module tree for kver: $KMODIMG_HOST_MODULES or /lib/modules, then /kver. */
 char *kmi_node_host_moddir(const char *kver);
 /* Remembers beside the extracted tree where load copied its firmware, for unload. */

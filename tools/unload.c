@@ -85,23 +85,7 @@ static int do_unload(struct kmi_node_opts *n, const char *root, struct kmi_error
 
 static int run(int argc, char *argv[])
 {
-	struct kmi_node_opts n;
-	struct kmi_error *err = NULL;
-	_cleanup_free_ char *root = NULL;
-	int r = kmi_node_parse("unload", HELP, argc, argv, false, &n);
-
-	if (r >= 0) {
-		kmi_node_done(&n);
-		return r;
-	}
-	/* What was loaded must stay unloadable when the image is gone. */
-	r = kmi_node_obtain(&n, true, &root, &err);
-	if (r == 0)
-		r = do_unload(&n, root, &err);
-	kmi_node_done(&n);
-	if (r < 0)
-		return kmi_fail("unload", &err);
-	return KMI_EXIT_OK;
+	return kmi_node_main("unload", HELP, argc, argv, false, do_unload);
 }
 
 const struct kmi_cmd kmi_cmd_unload = { "unload", run, "unload an image's modules and firmware" };
