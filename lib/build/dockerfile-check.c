@@ -19,6 +19,7 @@
 #include <dirent.h>
 
 #include "build/dockerfile.h"
+#include "depmod/modfile.h"
 #include "kmodimg/depmod.h"
 #include "oci/extract.h"
 #include "oci/transport.h"
@@ -56,25 +57,12 @@ static int unpack(const char *work, const char *rootfs, struct kmi_error **err)
 	return r < 0 ? kmi_error_wrap(err, "unpacking the built image") : 0;
 }
 
-static bool is_module_name(const char *name)
-{
-	static const char *const ext[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
-		size_t e = strlen(ext[i]);
-		if (n > e && strcmp(name + n - e, ext[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* nftw() has no user pointer: the count of the one walk in progress */
 static size_t n_found;
 
 static int count_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	if (type == FTW_F && S_ISREG(st->st_mode) && is_module_name(path + ftw->base))
+	if (type == FTW_F && S_ISREG(st->st_mode) && kmi_modfile_name_ok(path + ftw->base))
 		n_found++;
 	return 0;
 }

@@ -88,3 +88,5 @@ void kmi_modfile_parse(struct kmi_modreader *r, const void *image, size_t size, 
 /* Decompresses if `data` starts with a known magic; *out is then malloc'ed. */
 int kmi_modfile_decompress(const void *data, size_t size, void **out, size_t *out_size,
 			   const char **why);
+/* Whether a file name is a module's as depmod sees it: .ko, .ko.xz, .ko.zst or .ko.gz. */
+bool kmi_modfile_name_ok(const char *name);

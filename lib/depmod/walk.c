@@ -34,6 +34,11 @@ bool depmod_ext_ok(const char *name, size_t len)
 	return false;
 }
 
+bool kmi_modfile_name_ok(const char *name)
+{
+	return depmod_ext_ok(name, strlen(name));
+}
+
 /* kmod's modname_normalize(): the name up to the first '.', '-' as '_'. */
 const char *modname_normalize(const char *name, char *buf, size_t bufsz, size_t *len)
 {

@@ -125,19 +125,6 @@ struct walk {
 	size_t n_read;
 };
 
-static bool is_module_name(const char *n)
-{
-	size_t len = strlen(n);
-	static const char *const ext[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
-		size_t e = strlen(ext[i]);
-		if (len > e && streq(n + len - e, ext[i]))
-			return true;
-	}
-	return false;
-}
-
 static void note_imports(struct walk *w, const struct kmi_modfile *mf)
 {
 	for (uint32_t i = 0; i < mf->n_imports; i++) {
@@ -218,7 +205,7 @@ static void walk_dir(struct walk *w, const char *dir, const char *rel, unsigned 
 			continue;
 		if (S_ISDIR(st.st_mode))
 			walk_dir(w, path, r, depth + 1);
-		else if (S_ISREG(st.st_mode) && is_module_name(de->d_name))
+		else if (S_ISREG(st.st_mode) && kmi_modfile_name_ok(de->d_name))
 			read_tree_module(w, path, r);
 	}
 	closedir(d);

@@ -19,19 +19,6 @@
 #define MODDIR_MAX_DEPTH 16
 #define MAX_MODULES 65536
 
-static bool is_module_file(const char *n)
-{
-	static const char *const ext[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
-	size_t len = strlen(n);
-
-	for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
-		size_t e = strlen(ext[i]);
-		if (len > e && streq(n + len - e, ext[i]))
-			return true;
-	}
-	return false;
-}
-
 static void add_module(struct kmi_vctx *c, const char *path, const char *rel)
 {
 	struct kmi_vmod *m;
@@ -62,7 +49,7 @@ static void list_modules(struct kmi_vctx *c, const char *dir, const char *rel, u
 		if (name[0] != '.' && lstat(path, &st) == 0) {
 			if (S_ISDIR(st.st_mode) && depth < MODDIR_MAX_DEPTH)
 				list_modules(c, path, r, depth + 1);
-			else if (S_ISREG(st.st_mode) && is_module_file(name))
+			else if (S_ISREG(st.st_mode) && kmi_modfile_name_ok(name))
 				add_module(c, path, r);
 		}
 		free(ents[i]);
