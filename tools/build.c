@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "util/fs.h"
 #include "util/macro.h"
+#include "util/parallel.h"
 #include "util/xalloc.h"
 
 enum {
@@ -188,11 +189,21 @@ int build_check_missing(struct build_cmd *c, struct kmi_endpoint *dst, struct km
 	return r;
 }
 
+/* Blobs of a build without --base: its config and its one layer. */
+#define PUSH_SESSIONS 2
+
+static int prepare_push(void *ctx, struct kmi_error **err)
+{
+	kmi_endpoint_prepare_push(ctx, PUSH_SESSIONS);
+	return 0;
+}
+
 static int run_build(struct build_cmd *c, struct kmi_error **err)
 {
 	struct kmi_endpoint dst, tmp;
 	struct kmi_descriptor desc;
 	struct kmi_layout *layout = NULL;
+	struct kmi_async connecting = { 0 };
 	_cleanup_free_ char *tmpl = kmi_tmp_template("kmodimg-push");
 	bool via_tmp;
 	int r = kmi_endpoint_open(c->tag, &c->eo, true, &dst, err);
@@ -205,18 +216,22 @@ static int run_build(struct build_cmd *c, struct kmi_error **err)
 	}
 	via_tmp = dst.reg != NULL;
 	if (via_tmp) {
+		/* the registry's round trips before the first upload overlap the build */
+		kmi_async_start(&connecting, prepare_push, &dst);
 		if (mkdtemp(tmpl) == NULL) {
-			kmi_endpoint_close(&dst);
-			return kmi_error_set(err, errno, "creating a scratch directory");
-		}
-		r = kmi_layout_open(tmpl, true, &layout, err);
-		if (r == 0)
+			r = kmi_error_set(err, errno, "creating a scratch directory");
+			tmpl[0] = '\0';
+		} else if ((r = kmi_layout_open(tmpl, true, &layout, err)) == 0) {
 			kmi_layout_set_scratch(layout);
+		}
 	} else {
 		layout = dst.layout;
 	}
 	if (r == 0)
 		r = build_into(c, layout, &desc, err);
+	if (r < 0)
+		kmi_endpoint_cancel(&dst);
+	kmi_async_wait(&connecting, NULL);
 	if (r == 0 && !via_tmp && kmi_endpoint_tag(&dst) != NULL)
 		r = kmi_layout_tag(layout, kmi_endpoint_tag(&dst), &desc, err);
 	if (r == 0 && via_tmp) {
@@ -231,7 +246,7 @@ static int run_build(struct build_cmd *c, struct kmi_error **err)
 	}
 	if (via_tmp) {
 		kmi_layout_close(layout);
-		if (kmi_rm_rf(tmpl) < 0)
+		if (tmpl[0] != '\0' && kmi_rm_rf(tmpl) < 0)
 			kmi_warn("could not remove %s\n", tmpl);
 	}
 	if (r == 0) {

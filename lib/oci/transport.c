@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "oci/transport.h"
 #include "util/fs.h"
 #include "util/macro.h"
+#include "util/parallel.h"
 #include "util/xalloc.h"
 
 char *kmi_store_dir(const char *override)
@@ -68,8 +71,93 @@ int kmi_endpoint_open(const char *text, const struct kmi_endpoint_opts *o, bool 
 	return r;
 }
 
+/* Upload sessions opened ahead; shared by the endpoint's per-thread copies. */
+struct kmi_upload_pool {
+	pthread_mutex_t mu;
+	char **locs;
+	size_t n;
+};
+
+static char *pool_take(struct kmi_upload_pool *p)
+{
+	char *loc = NULL;
+
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->n > 0)
+		loc = p->locs[--p->n];
+	pthread_mutex_unlock(&p->mu);
+	return loc;
+}
+
+static void pool_free(struct kmi_upload_pool *p, struct kmi_registry *reg, const char *repo)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		kmi_registry_cancel_upload(reg, repo, p->locs[i]);
+		free(p->locs[i]);
+	}
+	pthread_mutex_destroy(&p->mu);
+	free(p->locs);
+	free(p);
+}
+
+struct session_batch {
+	struct kmi_endpoint *ep;
+	struct kmi_registry *regs[2]; /* per worker: ep's own, a clone */
+	atomic_bool failed;
+};
+
+static void open_session(void *ctx, size_t i, unsigned worker)
+{
+	struct session_batch *b = ctx;
+	struct kmi_upload_pool *p = b->ep->uploads;
+	char *loc;
+
+	if (atomic_load(&b->failed) ||
+	    kmi_registry_start_upload(b->regs[worker], b->ep->repo, &loc, NULL) < 0) {
+		atomic_store(&b->failed, true);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->locs[p->n++] = loc;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void kmi_endpoint_prepare_push(struct kmi_endpoint *ep, unsigned n)
+{
+	struct session_batch b = { .ep = ep };
+	struct kmi_upload_pool *p;
+	unsigned workers = 1, retries;
+
+	if (ep->reg == NULL || ep->uploads != NULL)
+		return;
+	retries = kmi_registry_set_retries(ep->reg, 0);
+	p = xcalloc(1, sizeof(*p));
+	pthread_mutex_init(&p->mu, NULL);
+	p->locs = xcalloc(n ? n : 1, sizeof(*p->locs));
+	ep->uploads = p;
+	if (kmi_registry_connect(ep->reg, ep->repo, true, NULL) == 0) {
+		/* two at a time: the registry answers a POST only after writing to its storage */
+		b.regs[0] = ep->reg;
+		if (n > 1 && kmi_registry_clone(ep->reg, &b.regs[1], NULL) == 0)
+			workers = 2;
+		kmi_parallel_for(n, workers, open_session, &b);
+		kmi_registry_close(b.regs[1]);
+	}
+	kmi_registry_set_retries(ep->reg, retries);
+}
+
+void kmi_endpoint_cancel(struct kmi_endpoint *ep)
+{
+	kmi_registry_cancel(ep->reg);
+}
+
 void kmi_endpoint_close(struct kmi_endpoint *ep)
 {
+	pool_free(ep->uploads, ep->reg, ep->repo);
 	kmi_layout_close(ep->layout);
 	kmi_registry_close(ep->reg);
 	kmi_ref_free(&ep->ref);
@@ -199,13 +287,22 @@ static int read_blob_to(struct kmi_endpoint *src, const struct kmi_descriptor *d
 	return 0;
 }
 
+/*
+ * A blob this small goes from a layout straight into an upload session
+ * opened ahead, without asking first whether the registry has it: asking
+ * costs a round trip, about what sending it again costs.
+ */
+#define SMALL_BLOB (256u << 10)
+
 static int copy_blob(struct kmi_endpoint *src, struct kmi_endpoint *dst,
 		     const struct kmi_descriptor *d, struct kmi_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
-	int fd, r = has_blob(dst, d->digest, err);
+	bool direct = src->layout != NULL && dst->reg != NULL && d->size <= SMALL_BLOB;
+	char *session = direct ? pool_take(dst->uploads) : NULL;
+	int fd, r;
 
-	if (r != 0)
+	if (session == NULL && (r = has_blob(dst, d->digest, err)) != 0)
 		return r < 0 ? r : 0;
 	if (dst->layout != NULL) {
 		if ((r = kmi_layout_blob_begin(dst->layout, &fd, &tmp, err)) < 0)
@@ -219,9 +316,14 @@ static int copy_blob(struct kmi_endpoint *src, struct kmi_endpoint *dst,
 	/* to a registry: from a layout directly, from another registry through a temp file */
 	if (src->layout != NULL) {
 		uint64_t size;
-		if ((r = kmi_layout_open_blob(src->layout, d->digest, &fd, &size, err)) < 0)
+		if ((r = kmi_layout_open_blob(src->layout, d->digest, &fd, &size, err)) < 0) {
+			free(session);
 			return r;
-		r = kmi_registry_push_blob(dst->reg, dst->repo, d->digest, size, fd, err);
+		}
+		if (session == NULL)
+			session = pool_take(dst->uploads);
+		r = kmi_registry_push_blob_at(dst->reg, dst->repo, d->digest, size, fd, session,
+					      err);
 		close(fd);
 		return r;
 	}
@@ -235,8 +337,132 @@ static int copy_blob(struct kmi_endpoint *src, struct kmi_endpoint *dst,
 	unlink(tmp);
 	r = read_blob_to(src, d, fd, err);
 	if (r == 0)
-		r = kmi_registry_push_blob(dst->reg, dst->repo, d->digest, d->size, fd, err);
+		r = kmi_registry_push_blob_at(dst->reg, dst->repo, d->digest, d->size, fd,
+					      pool_take(dst->uploads), err);
 	close(fd);
+	return r;
+}
+
+/*
+ * Blobs between a layout and a registry move side by side, each thread on
+ * its own connection: a registry serves requests in parallel, and most of a
+ * small push is waiting for its answers.  The biggest blob stays on the
+ * calling thread, whose connection owns the progress bar.
+ */
+#define BLOB_CONNECTIONS 4
+
+struct blob_batch {
+	const struct kmi_descriptor **d; /* biggest first */
+	size_t n;
+	unsigned conns;
+	struct kmi_endpoint (*ends)[2]; /* per connection: src, dst */
+	int *rc;
+	struct kmi_error **errs;
+};
+
+static void batch_task(void *ctx, size_t i, unsigned worker)
+{
+	struct blob_batch *b = ctx;
+	struct kmi_endpoint *e = b->ends[worker + 1];
+
+	b->rc[i + 1] = copy_blob(&e[0], &e[1], b->d[i + 1], &b->errs[i + 1]);
+}
+
+static void *batch_rest(void *ctx)
+{
+	struct blob_batch *b = ctx;
+
+	kmi_parallel_for(b->n - 1, b->conns - 1, batch_task, b);
+	return NULL;
+}
+
+static int cmp_size_desc(const void *a, const void *b)
+{
+	const struct kmi_descriptor *x = *(const struct kmi_descriptor *const *)a;
+	const struct kmi_descriptor *y = *(const struct kmi_descriptor *const *)b;
+
+	return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
+}
+
+/* Connections 1.. get clones of the registry side's client. */
+static unsigned batch_connect(struct blob_batch *b, struct kmi_endpoint *src,
+			      struct kmi_endpoint *dst)
+{
+	struct kmi_endpoint *remote = src->reg ? src : dst;
+	unsigned c;
+
+	b->ends[0][0] = *src;
+	b->ends[0][1] = *dst;
+	for (c = 1; c < b->conns; c++) {
+		struct kmi_registry *clone;
+		struct kmi_error *e = NULL;
+
+		if (kmi_registry_clone(remote->reg, &clone, &e) < 0) {
+			kmi_error_free(&e);
+			break;
+		}
+		b->ends[c][0] = *src;
+		b->ends[c][1] = *dst;
+		b->ends[c][remote == dst].reg = clone;
+	}
+	return c;
+}
+
+static int copy_blobs_parallel(struct kmi_endpoint *src, struct kmi_endpoint *dst,
+			       const struct kmi_manifest *m, struct kmi_error **err)
+{
+	struct kmi_endpoint *remote = src->reg ? src : dst;
+	struct blob_batch b = { .n = m->n_layers + 1 };
+	pthread_t rest;
+	bool started;
+	int r = kmi_registry_connect(remote->reg, remote->repo, remote == dst, err);
+
+	if (r < 0)
+		return r;
+	b.d = xcalloc(b.n, sizeof(*b.d));
+	b.rc = xcalloc(b.n, sizeof(*b.rc));
+	b.errs = xcalloc(b.n, sizeof(*b.errs));
+	b.d[0] = &m->config;
+	for (size_t i = 0; i < m->n_layers; i++)
+		b.d[i + 1] = &m->layers[i];
+	qsort(b.d, b.n, sizeof(*b.d), cmp_size_desc);
+	b.conns = b.n < BLOB_CONNECTIONS ? (unsigned)b.n : BLOB_CONNECTIONS;
+	b.ends = xcalloc(b.conns, sizeof(*b.ends));
+	b.conns = batch_connect(&b, src, dst);
+	started = b.conns > 1 && pthread_create(&rest, NULL, batch_rest, &b) == 0;
+	b.rc[0] = copy_blob(src, dst, b.d[0], &b.errs[0]);
+	if (started)
+		pthread_join(rest, NULL);
+	for (size_t i = 1; !started && i < b.n; i++)
+		b.rc[i] = copy_blob(src, dst, b.d[i], &b.errs[i]);
+	for (size_t i = 0; i < b.n; i++) {
+		if (r == 0 && b.rc[i] < 0) {
+			r = b.rc[i];
+			kmi_error_free(err);
+			if (err != NULL)
+				*err = TAKE_PTR(b.errs[i]);
+		}
+		kmi_error_free(&b.errs[i]);
+	}
+	for (unsigned c = 1; c < b.conns; c++)
+		kmi_registry_close(b.ends[c][remote == dst].reg);
+	free(b.ends);
+	free(b.errs);
+	free(b.rc);
+	free(b.d);
+	return r;
+}
+
+static int copy_blobs(struct kmi_endpoint *src, struct kmi_endpoint *dst,
+		      const struct kmi_manifest *m, struct kmi_error **err)
+{
+	int r;
+
+	if ((src->reg == NULL) != (dst->reg == NULL) && m->n_layers > 0)
+		return copy_blobs_parallel(src, dst, m, err);
+	r = copy_blob(src, dst, &m->config, err);
+	for (size_t i = 0; r == 0 && i < m->n_layers; i++)
+		r = copy_blob(src, dst, &m->layers[i], err);
 	return r;
 }
 
@@ -282,9 +508,7 @@ static int copy_manifest(struct kmi_endpoint *src, struct kmi_endpoint *dst,
 			free(sub.data);
 		}
 	} else {
-		r = copy_blob(src, dst, &m.config, err);
-		for (size_t i = 0; r == 0 && i < m.n_layers; i++)
-			r = copy_blob(src, dst, &m.layers[i], err);
+		r = copy_blobs(src, dst, &m, err);
 	}
 	kmi_manifest_free(&m);
 	if (r == 0)

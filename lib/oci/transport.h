@@ -13,12 +13,15 @@
  * repository, behind one set of calls, so that build, push, pull and copy
  * are the same code whatever the two ends are.
  */
+struct kmi_upload_pool;
+
 struct kmi_endpoint {
 	struct kmi_ref ref;
 	struct kmi_layout *layout;   /* store or oci: */
 	struct kmi_registry *reg;    /* docker:// */
 	const char *repo;
 	bool is_store;
+	struct kmi_upload_pool *uploads; /* sessions kmi_endpoint_prepare_push() opened */
 };
 
 struct kmi_endpoint_opts {
@@ -34,6 +37,20 @@ int kmi_endpoint_open(const char *text, const struct kmi_endpoint_opts *o, bool 
 void kmi_endpoint_close(struct kmi_endpoint *ep);
 /* The name under which an image is tagged in a layout endpoint. */
 const char *kmi_endpoint_tag(const struct kmi_endpoint *ep);
+
+/*
+ * For a registry endpoint about to receive an image: settles the connection
+ * (scheme, token) and opens up to n upload sessions now, which the next
+ * copies into ep use.  Meant to run on another thread while the caller
+ * builds what it will push, so that those round trips cost no time.  Best
+ * effort: nothing is retried, warned or reported, since the push that
+ * follows meets any failure again and reports it.  Does nothing for a
+ * layout; sessions left unused are ended by kmi_endpoint_close().
+ */
+void kmi_endpoint_prepare_push(struct kmi_endpoint *ep, unsigned n);
+
+/* Stops kmi_endpoint_prepare_push() running on another thread (see kmi_registry_cancel()). */
+void kmi_endpoint_cancel(struct kmi_endpoint *ep);
 
 /* Fetches the manifest (or index) the reference names. */
 int kmi_endpoint_get_manifest(struct kmi_endpoint *ep, const char *ident,

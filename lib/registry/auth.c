@@ -261,6 +261,29 @@ struct kmi_auth *kmi_auth_new(const char *host, struct kmi_creds *creds)
 	return a;
 }
 
+struct kmi_auth *kmi_auth_dup(const struct kmi_auth *a)
+{
+	struct kmi_auth *d = xcalloc(1, sizeof(*d));
+
+	d->host = xstrdup(a->host);
+	d->creds.user = xstrdup_null(a->creds.user);
+	d->creds.pass = xstrdup_null(a->creds.pass);
+	d->creds.source = xstrdup_null(a->creds.source);
+	d->scheme = a->scheme;
+	d->realm = xstrdup_null(a->realm);
+	d->service = xstrdup_null(a->service);
+	if (a->ntokens > 0)
+		d->tokens = xreallocarray(NULL, a->ntokens, sizeof(*d->tokens));
+	for (size_t i = 0; i < a->ntokens; i++) {
+		d->tokens[i].scope = xstrdup(a->tokens[i].scope);
+		d->tokens[i].extra = xstrdup_null(a->tokens[i].extra);
+		d->tokens[i].token = xstrdup_null(a->tokens[i].token);
+		d->tokens[i].expires = a->tokens[i].expires;
+	}
+	d->ntokens = a->ntokens;
+	return d;
+}
+
 void kmi_auth_free(struct kmi_auth *a)
 {
 	if (a == NULL)

@@ -46,6 +46,7 @@ struct kmi_http {
 	unsigned retries;
 	bool progress;
 	bool drawn; /* a progress line is on the terminal */
+	const atomic_bool *cancel;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -57,8 +58,14 @@ struct xfer {
 	uint64_t rpos;
 	struct kmi_error *cb_err;
 	bool too_large;
+	bool draw; /* a progress bar for this request */
 	struct timespec last_draw;
 };
+
+static bool cancelled(const atomic_bool *flag)
+{
+	return flag != NULL && atomic_load(flag);
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -121,19 +128,27 @@ unsigned kmi_backoff_next_ms(const struct kmi_backoff *b, long retry_after)
 	return ms < left ? ms : left;
 }
 
+#define CANCEL_POLL_MS 50u
+
 bool kmi_backoff_wait(struct kmi_backoff *b, long retry_after)
 {
 	unsigned ms = kmi_backoff_next_ms(b, retry_after);
-	struct timespec ts;
 
-	if (ms == 0)
+	if (ms == 0 || cancelled(b->cancel))
 		return false;
 	b->tries++;
 	b->slept_ms += ms;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	/* in slices, to notice a cancel */
+	while (ms > 0) {
+		unsigned slice = ms < CANCEL_POLL_MS ? ms : CANCEL_POLL_MS;
+		struct timespec ts = { 0, (long)slice * 1000000L };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= slice;
+		if (cancelled(b->cancel))
+			return false;
+	}
 	return true;
 }
 
@@ -160,8 +175,8 @@ int kmi_http_new(const struct kmi_http_tls *tls, unsigned retries, bool progress
 	h->retries = retries;
 	h->progress = progress;
 	h->tls.verify = tls->verify;
-	h->tls.client_cert = tls->client_cert ? xstrdup(tls->client_cert) : NULL;
-	h->tls.client_key = tls->client_key ? xstrdup(tls->client_key) : NULL;
+	h->tls.client_cert = xstrdup_null(tls->client_cert);
+	h->tls.client_key = xstrdup_null(tls->client_key);
 	if (tls->ca != NULL && tls->ca_len > 0) {
 		/*
 		 * A CA blob may replace curl's default bundle rather than add to
@@ -183,6 +198,42 @@ int kmi_http_new(const struct kmi_http_tls *tls, unsigned retries, bool progress
 	}
 	*out = h;
 	return 0;
+}
+
+int kmi_http_dup(const struct kmi_http *h, bool progress, struct kmi_http **out,
+		 struct kmi_error **err)
+{
+	struct kmi_http *d = xcalloc(1, sizeof(*d));
+
+	d->curl = curl_easy_init();
+	if (d->curl == NULL) {
+		free(d);
+		return kmi_error_set(err, ENOMEM, "initialising a curl handle");
+	}
+	d->retries = h->retries;
+	d->progress = progress;
+	d->cancel = h->cancel;
+	d->tls.verify = h->tls.verify;
+	d->tls.client_cert = xstrdup_null(h->tls.client_cert);
+	d->tls.client_key = xstrdup_null(h->tls.client_key);
+	if (h->ca_data != NULL) {
+		d->ca_data = xmalloc(h->ca_blob.len);
+		memcpy(d->ca_data, h->ca_data, h->ca_blob.len);
+		d->ca_blob = h->ca_blob;
+		d->ca_blob.data = d->ca_data;
+	}
+	*out = d;
+	return 0;
+}
+
+void kmi_http_set_cancel(struct kmi_http *h, const atomic_bool *flag)
+{
+	h->cancel = flag;
+}
+
+void kmi_http_set_retries(struct kmi_http *h, unsigned retries)
+{
+	h->retries = retries;
 }
 
 void kmi_http_free(struct kmi_http *h)
@@ -373,6 +424,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	uint64_t done;
 	double dt;
 
+	if (cancelled(x->h->cancel))
+		return 1; /* curl aborts the transfer */
+	if (!x->draw)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	dt = (double)(ts.tv_sec - x->last_draw.tv_sec) +
 	     (double)(ts.tv_nsec - x->last_draw.tv_nsec) / 1e9;
@@ -641,7 +696,8 @@ static void set_options(struct kmi_http *h, const struct kmi_http_req *req, stru
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	if (h->progress && req->progress_label != NULL && req->progress_total > (8u << 20)) {
+	x->draw = h->progress && req->progress_label != NULL && req->progress_total > (8u << 20);
+	if (x->draw || h->cancel != NULL) {
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
@@ -659,6 +715,8 @@ static int attempt(struct kmi_http *h, const struct kmi_http_req *req,
 
 	*transient = false;
 	resp_reset(resp);
+	if (cancelled(h->cancel))
+		return kmi_error_set(err, ECANCELED, "%s %s: cancelled", req->method, req->url);
 	if (req->sink != NULL && req->sink->reset != NULL &&
 	    req->sink->reset(req->sink->ctx, err) < 0)
 		return kmi_error_wrap(err, "%s %s", req->method, req->url);
@@ -667,6 +725,8 @@ static int attempt(struct kmi_http *h, const struct kmi_http_req *req,
 	set_options(h, req, &x, &headers);
 	rc = curl_easy_perform(h->curl);
 	curl_slist_free_all(headers);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && cancelled(h->cancel))
+		return kmi_error_set(err, ECANCELED, "%s %s: cancelled", req->method, req->url);
 	if (x.cb_err != NULL) {
 		kmi_error_free(err);
 		if (err != NULL)
@@ -698,7 +758,7 @@ static bool status_transient(long status)
 int kmi_http_do(struct kmi_http *h, const struct kmi_http_req *req,
 		struct kmi_http_resp *resp, struct kmi_error **err)
 {
-	struct kmi_backoff b = { .max = req->retry ? h->retries : 0 };
+	struct kmi_backoff b = { .max = req->retry ? h->retries : 0, .cancel = h->cancel };
 	struct kmi_error *e = NULL;
 	bool transient;
 	unsigned ms;
@@ -711,7 +771,7 @@ int kmi_http_do(struct kmi_http *h, const struct kmi_http_req *req,
 		if (r == 0) {
 			resp->transient = true;
 			ms = kmi_backoff_next_ms(&b, resp->retry_after);
-			if (ms == 0)
+			if (ms == 0 || cancelled(h->cancel))
 				return 0;
 			kmi_http_progress_end(h);
 			kmi_warn("%s %s: HTTP %ld, retrying in %.1f s (%u/%u)\n", req->method, req->url,
@@ -720,7 +780,7 @@ int kmi_http_do(struct kmi_http *h, const struct kmi_http_req *req,
 			continue;
 		}
 		resp->transient = transient;
-		if (!transient || (ms = kmi_backoff_next_ms(&b, -1)) == 0)
+		if (!transient || cancelled(h->cancel) || (ms = kmi_backoff_next_ms(&b, -1)) == 0)
 			break;
 		kmi_http_progress_end(h);
 		kmi_warn("%s, retrying in %.1f s (%u/%u)\n", e->msg, ms / 1000.0, b.tries + 1, b.max);

@@ -14,6 +14,7 @@
  *   registry.c  the API of registry.h
  */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +90,15 @@ struct kmi_http_resp {
 /* retries: how many times a transient failure is retried; progress: draw bars on stderr. */
 int kmi_http_new(const struct kmi_http_tls *tls, unsigned retries, bool progress,
 		 struct kmi_http **out, struct kmi_error **err);
+/*
+ * Once *flag is true, requests on h fail with ECANCELED: the next one at
+ * once, one in flight within about a second, a retry's wait at once.
+ */
+void kmi_http_set_cancel(struct kmi_http *h, const atomic_bool *flag);
+void kmi_http_set_retries(struct kmi_http *h, unsigned retries);
+/* A second handle with h's settings (own connections, same cancel flag), for another thread. */
+int kmi_http_dup(const struct kmi_http *h, bool progress, struct kmi_http **out,
+		 struct kmi_error **err);
 void kmi_http_free(struct kmi_http *h);
 
 /*
@@ -124,8 +134,9 @@ struct kmi_backoff {
 	unsigned tries;
 	unsigned max;
 	unsigned slept_ms;
+	const atomic_bool *cancel; /* may be NULL */
 };
-/* Sleeps before the next try and returns true, or returns false when spent. */
+/* Sleeps before the next try and returns true, or returns false when spent or cancelled. */
 bool kmi_backoff_wait(struct kmi_backoff *b, long retry_after);
 /* The delay the next kmi_backoff_wait() would sleep, or 0 when spent. */
 unsigned kmi_backoff_next_ms(const struct kmi_backoff *b, long retry_after);
@@ -224,6 +235,8 @@ struct kmi_auth_use {
 
 /* Takes the credentials (moved out of *creds). */
 struct kmi_auth *kmi_auth_new(const char *host, struct kmi_creds *creds);
+/* A deep copy (credentials, scheme, tokens) that evolves on its own. */
+struct kmi_auth *kmi_auth_dup(const struct kmi_auth *a);
 void kmi_auth_free(struct kmi_auth *a);
 /* The /v2/ ping's challenge, if any: sets the scheme before the first request. */
 void kmi_auth_set_challenge(struct kmi_auth *a, const char *www_auth);

@@ -12,10 +12,13 @@
  * Uploads: POST .../blobs/uploads/, then one PUT <location>&digest= for up
  * to 32 MiB, else PATCH chunks of 32 MiB (Content-Range: start-end) each
  * following the Location of the previous answer, then the PUT.  An upload
- * that fails in a way worth retrying is started again from the POST.
+ * that fails in a way worth retrying is started again from the POST.  A
+ * caller may open sessions ahead (kmi_registry_start_upload()) to take the
+ * POST's round trip off its path; the first attempt then uses that session.
  *
  * A struct kmi_registry (its curl handle, token cache) serves one thread at
- * a time.
+ * a time; kmi_registry_clone() gives another thread its own, starting from
+ * what this one learnt (scheme, tokens), so it sends no ping of its own.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,8 +48,12 @@ struct kmi_registry {
 	char *base;     /* "https://api_host" or "http://api_host", after the ping */
 	bool insecure;
 	unsigned retries;
+	bool progress;
+	struct kmi_http_tls tls; /* until the first request creates http */
 	struct kmi_http *http;
 	struct kmi_auth *auth;
+	atomic_bool cancelled;      /* set by kmi_registry_cancel() */
+	const atomic_bool *cancel;  /* ours, or the original's for a clone */
 };
 
 /* ---------------------------------------------------------------- names */
@@ -154,22 +161,50 @@ int kmi_registry_open(const char *host, const struct kmi_registry_opts *opts,
 				      : host);
 	r->insecure = opts->insecure;
 	r->retries = opts->retries ? opts->retries : DEFAULT_RETRIES;
-	rc = kmi_http_new(&tls, r->retries, !opts->quiet && isatty(STDERR_FILENO), &r->http, err);
-	kmi_tls_free(&tls);
-	if (rc < 0) {
-		kmi_creds_clear(&creds);
-		kmi_registry_close(r);
-		return rc;
-	}
+	r->progress = !opts->quiet && isatty(STDERR_FILENO);
+	r->tls = tls;
 	r->auth = kmi_auth_new(host, &creds);
+	atomic_init(&r->cancelled, false);
+	r->cancel = &r->cancelled;
 	*out = r;
 	return 0;
+}
+
+unsigned kmi_registry_set_retries(struct kmi_registry *r, unsigned retries)
+{
+	unsigned old = r->retries;
+
+	r->retries = retries;
+	if (r->http != NULL)
+		kmi_http_set_retries(r->http, retries);
+	return old;
+}
+
+void kmi_registry_cancel(struct kmi_registry *r)
+{
+	if (r != NULL)
+		atomic_store(&r->cancelled, true);
+}
+
+/* libcurl is loaded here, on the first request, not by kmi_registry_open(). */
+static int http_ready(struct kmi_registry *r, struct kmi_error **err)
+{
+	int rc;
+
+	if (r->http != NULL)
+		return 0;
+	rc = kmi_http_new(&r->tls, r->retries, r->progress, &r->http, err);
+	kmi_tls_free(&r->tls);
+	if (rc == 0)
+		kmi_http_set_cancel(r->http, r->cancel);
+	return rc;
 }
 
 void kmi_registry_close(struct kmi_registry *r)
 {
 	if (r == NULL)
 		return;
+	kmi_tls_free(&r->tls);
 	kmi_http_free(r->http);
 	kmi_auth_free(r->auth);
 	free(r->host);
@@ -238,6 +273,8 @@ static int ping(struct kmi_registry *r, struct kmi_error **err)
 
 	if (r->base != NULL)
 		return 0;
+	if ((rc = http_ready(r, err)) < 0)
+		return kmi_error_wrap(err, "registry %s", r->host);
 	if (plain_http_first(r, &resp)) {
 		scheme = "http";
 		rc = 0;
@@ -329,6 +366,46 @@ static char *pull_scope(const char *repo)
 static char *push_scope(const char *repo)
 {
 	return xasprintf("repository:%s:pull,push", repo);
+}
+
+int kmi_registry_connect(struct kmi_registry *r, const char *repo, bool push,
+			 struct kmi_error **err)
+{
+	struct kmi_auth_use use;
+	_cleanup_free_ char *scope = NULL;
+	int rc = ping(r, err);
+
+	if (rc < 0 || repo == NULL)
+		return rc;
+	scope = push ? push_scope(repo) : pull_scope(repo);
+	return kmi_auth_prepare(r->auth, r->http, scope, &use, err);
+}
+
+int kmi_registry_clone(const struct kmi_registry *r, struct kmi_registry **out,
+		       struct kmi_error **err)
+{
+	struct kmi_registry *c = xcalloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	c->host = xstrdup(r->host);
+	c->api_host = xstrdup(r->api_host);
+	c->base = xstrdup_null(r->base);
+	c->insecure = r->insecure;
+	c->retries = r->retries;
+	c->auth = kmi_auth_dup(r->auth);
+	atomic_init(&c->cancelled, false);
+	c->cancel = r->cancel;
+	/* one progress line at a time: the original's */
+	rc = r->http ? kmi_http_dup(r->http, false, &c->http, err)
+		     : kmi_http_new(&r->tls, r->retries, false, &c->http, err);
+	if (rc < 0) {
+		kmi_registry_close(c);
+		return rc;
+	}
+	kmi_http_set_cancel(c->http, c->cancel);
+	*out = c;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- manifests */
@@ -582,6 +659,48 @@ static char *next_location(const char *current, const struct kmi_http_resp *resp
 	return kmi_url_resolve(current, resp->location);
 }
 
+/* POST .../blobs/uploads/: *loc receives the session's absolute URL. */
+static int start_upload(struct kmi_registry *r, const char *repo, const char *scope, char **loc,
+			struct kmi_error **err)
+{
+	_cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/uploads/", r->base, repo);
+	struct kmi_http_resp resp = { 0 };
+	struct kmi_http_req req = { .method = "POST", .url = url, .retry = true };
+	int rc = reg_request(r, &req, scope, &resp, err);
+
+	*loc = NULL;
+	if (rc == 0 && resp.status != 202)
+		rc = kmi_http_status_error(&req, &resp, err);
+	if (rc == 0 && (*loc = next_location(url, &resp)) == NULL)
+		rc = kmi_error_set(err, KMI_EPROTO, "POST %s: unusable upload Location `%s`", url,
+				   resp.location ? resp.location : "");
+	kmi_http_resp_free(&resp);
+	return rc;
+}
+
+int kmi_registry_start_upload(struct kmi_registry *r, const char *repo, char **location,
+			      struct kmi_error **err)
+{
+	_cleanup_free_ char *scope = NULL;
+	int rc;
+
+	*location = NULL;
+	if (!repo_valid(repo))
+		return kmi_error_set(err, KMI_EUSAGE, "invalid repository name `%s`", repo);
+	if ((rc = ping(r, err)) < 0)
+		return rc;
+	scope = push_scope(repo);
+	return start_upload(r, repo, scope, location, err);
+}
+
+void kmi_registry_cancel_upload(struct kmi_registry *r, const char *repo, const char *location)
+{
+	_cleanup_free_ char *scope = push_scope(repo);
+
+	if (r->base != NULL && location != NULL)
+		cancel_upload(r, location, scope);
+}
+
 struct upload {
 	struct kmi_registry *r;
 	const char *repo;
@@ -589,6 +708,7 @@ struct upload {
 	const char *scope;
 	uint64_t size;
 	int fd;
+	char *started; /* a session opened beforehand, used by the first attempt */
 	char label[32];
 };
 
@@ -596,20 +716,12 @@ struct upload {
 static int upload_once(struct upload *u, bool *transient, struct kmi_error **err)
 {
 	struct kmi_registry *r = u->r;
-	_cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/uploads/", r->base, u->repo);
-	_cleanup_free_ char *loc = NULL, *put_url = NULL;
+	_cleanup_free_ char *loc = TAKE_PTR(u->started), *put_url = NULL;
 	struct kmi_http_resp resp = { 0 };
-	struct kmi_http_req req = { .method = "POST", .url = url, .retry = true };
-	int rc;
+	int rc = 0;
 
 	*transient = false;
-	rc = reg_request(r, &req, u->scope, &resp, err);
-	if (rc == 0 && resp.status != 202)
-		rc = kmi_http_status_error(&req, &resp, err);
-	if (rc == 0 && (loc = next_location(url, &resp)) == NULL)
-		rc = kmi_error_set(err, KMI_EPROTO, "POST %s: unusable upload Location `%s`", url,
-				   resp.location ? resp.location : "");
-	if (rc < 0)
+	if (loc == NULL && (rc = start_upload(r, u->repo, u->scope, &loc, err)) < 0)
 		goto out;
 
 	if (u->size > UPLOAD_CHUNK) {
@@ -678,8 +790,15 @@ out:
 int kmi_registry_push_blob(struct kmi_registry *r, const char *repo, const char *digest,
 			   uint64_t size, int fd, struct kmi_error **err)
 {
-	_cleanup_free_ char *scope = NULL;
-	struct kmi_backoff b = { .max = 0 };
+	return kmi_registry_push_blob_at(r, repo, digest, size, fd, NULL, err);
+}
+
+int kmi_registry_push_blob_at(struct kmi_registry *r, const char *repo, const char *digest,
+			      uint64_t size, int fd, char *location, struct kmi_error **err)
+{
+	/* on an early return the session is left to the registry's purge of stale ones */
+	_cleanup_free_ char *scope = NULL, *started = location;
+	struct kmi_backoff b = { .cancel = r->cancel };
 	struct upload u = { .r = r, .repo = repo, .digest = digest, .size = size, .fd = fd };
 	struct kmi_error *e = NULL;
 	bool transient;
@@ -692,6 +811,7 @@ int kmi_registry_push_blob(struct kmi_registry *r, const char *repo, const char 
 		return kmi_error_set(err, EBADF, "pushing blob %s", digest);
 	if ((rc = ping(r, err)) < 0)
 		return rc;
+	u.started = TAKE_PTR(started);
 	scope = push_scope(repo);
 	u.scope = scope;
 	snprintf(u.label, sizeof(u.label), "push %.19s", digest);

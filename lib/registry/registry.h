@@ -45,6 +45,35 @@ int kmi_registry_open(const char *host, const struct kmi_registry_opts *opts,
 		      struct kmi_registry **out, struct kmi_error **err);
 void kmi_registry_close(struct kmi_registry *r);
 
+/*
+ * Settles now what the first request would: the scheme (ping) and, for a
+ * token registry, the token for repo (pull, or pull+push).  repo may be NULL.
+ * Lets a caller open the connection while it does other work.
+ */
+int kmi_registry_connect(struct kmi_registry *r, const char *repo, bool push,
+			 struct kmi_error **err);
+/*
+ * Another client of the same registry for another thread: its own
+ * connections, a copy of r's scheme and tokens (so connect r first), no
+ * progress bar.  Close it with kmi_registry_close().
+ */
+int kmi_registry_clone(const struct kmi_registry *r, struct kmi_registry **out,
+		       struct kmi_error **err);
+
+/*
+ * How many times a transient failure is retried from now on (0: never);
+ * returns the previous count.  A caller trying something optional sets 0,
+ * so that a failure costs no waiting and prints no warnings.
+ */
+unsigned kmi_registry_set_retries(struct kmi_registry *r, unsigned retries);
+/*
+ * Makes the requests of r and of its clones, in flight or to come, fail
+ * soon with ECANCELED, quietly: for a caller that gives up on the work
+ * another thread does with r (e.g. kmi_registry_connect() during a build
+ * that failed).  Safe to call from any thread.
+ */
+void kmi_registry_cancel(struct kmi_registry *r);
+
 /* ref is a tag or "sha256:..."; accepts OCI and Docker manifests and indexes. */
 int kmi_registry_get_manifest(struct kmi_registry *r, const char *repo, const char *ref,
 			      struct kmi_manifest_data *out, struct kmi_error **err);
@@ -64,6 +93,18 @@ int kmi_registry_mount_blob(struct kmi_registry *r, const char *repo, const char
 /* Uploads size bytes read from fd at offset 0 (POST+PUT, PATCH chunks when large). */
 int kmi_registry_push_blob(struct kmi_registry *r, const char *repo, const char *digest,
 			   uint64_t size, int fd, struct kmi_error **err);
+/*
+ * Opens an upload session (the POST) ahead of knowing what goes in it, so
+ * that its round trip overlaps other work; *location (malloc'ed) is handed
+ * to kmi_registry_push_blob_at() or to kmi_registry_cancel_upload().
+ */
+int kmi_registry_start_upload(struct kmi_registry *r, const char *repo, char **location,
+			      struct kmi_error **err);
+/* As kmi_registry_push_blob(), through a session from kmi_registry_start_upload() (taken). */
+int kmi_registry_push_blob_at(struct kmi_registry *r, const char *repo, const char *digest,
+			      uint64_t size, int fd, char *location, struct kmi_error **err);
+/* Ends an unused session (best effort). */
+void kmi_registry_cancel_upload(struct kmi_registry *r, const char *repo, const char *location);
 /*
  * Downloads a blob into out_fd (truncated and rewritten on a retry), checking
  * its size and digest; a mismatch is KMI_EDIGEST and the caller must discard

@@ -22,9 +22,20 @@ for mode in plain tls htpasswd bearer; do
 	kmi_reg_start "$mode" || fail "could not start a $mode registry"
 	flags=("${KMI_REG_CLIENT[@]}")
 	repo=$KMI_REG_HOST/kmod/examples
+	tokens_before=$( [[ -n $KMI_REG_TOKEN_LOG ]] && wc -l <"$KMI_REG_TOKEN_LOG" || echo 0)
 	d=$("$KMODIMG" build --quiet "${flags[@]}" --kernel "$KVER" -t "docker://$repo:$KVER" "${mods[@]}") ||
 		fail "$mode: build and push failed"
 	[[ $d == "$ref_digest" ]] || fail_later "$mode: pushed digest $d, layout build $ref_digest"
+	# the parallel uploads share the first connection's token: one token request
+	if [[ -n $KMI_REG_TOKEN_LOG ]]; then
+		tokens=$(($(wc -l <"$KMI_REG_TOKEN_LOG") - tokens_before))
+		((tokens == 1)) || fail_later "$mode: build and push asked for $tokens tokens"
+	fi
+	# the same image again: the upload sessions opened ahead go unused and are ended
+	"$KMODIMG" build --quiet "${flags[@]}" --kernel "$KVER" -t "docker://$repo:again" "${mods[@]}" >/dev/null ||
+		fail "$mode: second build and push failed"
+	left=$(find "$KMI_REG_DIR/data" -path '*/_uploads/*' -name startedat | wc -l)
+	((left == 0)) || fail_later "$mode: $left upload sessions left open in the registry"
 	got=$(skopeo inspect "${KMI_REG_SKOPEO[@]}" "docker://$repo:$KVER" | jq -r .Digest) ||
 		fail "$mode: skopeo cannot read what we pushed"
 	[[ $got == "$d" ]] || fail_later "$mode: skopeo sees $got"
@@ -84,6 +95,18 @@ jq -e '.mediaType == "application/vnd.oci.image.manifest.v1+json" and (.layers |
 [[ -x $KMI_TMP/ub/rootfs/bin/busybox && -f $KMI_TMP/ub/rootfs/opt/lib/modules/$KVER/kmodimg_b.ko ]] ||
 	fail_later "based image lacks busybox or the modules"
 ok "Docker-format base converted, both layers there"
+
+step "a build that fails does not wait for the registry"
+# The registry connection is opened during the build: a failed build must
+# stop it, not sit through its retries (and not print them).
+kmi_run deadreg "$KMODIMG" build --insecure --kernel 0.0.0-wrong -t "docker://127.0.0.1:1/kmod/x:1" "${mods[@]}"
+((KMI_RC == 1)) || fail_later "build error with an unreachable registry: rc $KMI_RC"
+grep -q "not 0.0.0-wrong" "$KMI_TMP/deadreg.err" || fail_later "the build's error is missing: $(cat "$KMI_TMP/deadreg.err")"
+! grep -q "retrying" "$KMI_TMP/deadreg.err" || fail_later "registry retries after the build failed: $(cat "$KMI_TMP/deadreg.err")"
+kmi_run deadreg2 "$KMODIMG" build --insecure --kernel "$KVER" -t "docker://127.0.0.1:1/kmod/x:1" "${mods[@]}"
+((KMI_RC == 1)) && grep -q "127.0.0.1:1" "$KMI_TMP/deadreg2.err" ||
+	fail_later "good build, unreachable registry: rc $KMI_RC $(cat "$KMI_TMP/deadreg2.err")"
+ok "build errors first, registry errors named"
 
 step "faults: 503s on upload and manifest, a dropped blob download"
 up=$KMI_REG_HOST
