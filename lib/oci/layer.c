@@ -3,7 +3,9 @@
  * Layer blobs.  The data flows through one pipeline on the caller's thread,
  * with only the compression fanned out:
  *
- *   entries (sorted) -> libarchive, pax restricted, 10240-byte records
+ *   entries (sorted) -> plain ustar headers (ustar.c) when every entry fits
+ *                       them, else libarchive, pax restricted; the same bytes
+ *                       either way, in 10240-byte records
  *     -> sha256 of the tar (diff_id)
  *     -> pgzip (1 MiB gzip members on N threads) | zstd (N workers) | none
  *     -> sha256 of the blob (digest), byte count, write(2) to out_fd
@@ -34,6 +36,7 @@
 
 #include "oci/layer.h"
 #include "oci/pgzip.h"
+#include "oci/ustar.h"
 #include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/parallel.h"
@@ -63,6 +66,7 @@ struct layer_writer {
 	unsigned char *zout;
 	size_t zout_size;
 	unsigned char *copy_buf;
+	uint64_t tar_len;   /* the ustar path's bytes so far */
 	struct kmi_error *cb_err; /* raised inside libarchive's write callback */
 	bool discard;		  /* failed: the write callback drops what it gets */
 };
@@ -454,58 +458,83 @@ static int tar_header(struct layer_writer *w, struct archive *a, struct archive_
 	return 0;
 }
 
-static int tar_file_from_source(struct layer_writer *w, struct archive *a,
-				struct archive_entry *ae, const char *source,
-				struct kmi_error **err)
+/* The data of a file entry, in pieces, to whichever tar writer. */
+typedef int (*tar_data_fn)(struct layer_writer *w, void *ctx, const void *data, size_t len,
+			   struct kmi_error **err);
+
+static int open_source(const char *source, int *fd, off_t *size, struct kmi_error **err)
 {
-	_cleanup_close_ int fd = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
+
+	*fd = open(source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (*fd < 0)
+		return kmi_error_set(err, errno, "open `%s`", source);
+	if (fstat(*fd, &st) < 0)
+		return kmi_error_set(err, errno, "stat `%s`", source);
+	if (!S_ISREG(st.st_mode))
+		return kmi_error_set(err, EINVAL, "`%s` is not a regular file", source);
+	*size = st.st_size;
+	return 0;
+}
+
+/* Exactly `size` bytes of fd, as the header promised. */
+static int copy_source(struct layer_writer *w, int fd, off_t size, const char *source,
+		       tar_data_fn put, void *ctx, struct kmi_error **err)
+{
 	off_t left;
 	ssize_t n;
 	char c;
 	int r;
 
-	if (fd < 0)
-		return kmi_error_set(err, errno, "open `%s`", source);
-	if (fstat(fd, &st) < 0)
-		return kmi_error_set(err, errno, "stat `%s`", source);
-	if (!S_ISREG(st.st_mode))
-		return kmi_error_set(err, EINVAL, "`%s` is not a regular file", source);
-	archive_entry_set_size(ae, st.st_size);
-	r = tar_header(w, a, ae, err);
-	if (r < 0)
-		return r;
-
 	if (w->copy_buf == NULL)
 		w->copy_buf = xmalloc(COPY_CHUNK);
-	for (left = st.st_size; left > 0;) {
+	for (left = size; left > 0;) {
 		n = read(fd, w->copy_buf, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return kmi_error_set(err, errno, "read `%s`", source);
 		if (n == 0)
-			return kmi_error_set(
-				err, EIO,
-				"`%s` shrank while being read (%lld of %lld bytes)",
-				source, (long long)(st.st_size - left),
-				(long long)st.st_size);
-		r = tar_data(w, a, w->copy_buf, (size_t)n, err);
+			return kmi_error_set(err, EIO,
+					     "`%s` shrank while being read (%lld of %lld bytes)",
+					     source, (long long)(size - left), (long long)size);
+		r = put(w, ctx, w->copy_buf, (size_t)n, err);
 		if (r < 0)
 			return r;
 		left -= n;
 	}
-	/* The header already promised st_size bytes. */
 	do
 		n = read(fd, &c, 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return kmi_error_set(err, errno, "read `%s`", source);
 	if (n > 0)
-		return kmi_error_set(err, EIO,
-				     "`%s` grew while being read (beyond %lld bytes)",
-				     source, (long long)st.st_size);
+		return kmi_error_set(err, EIO, "`%s` grew while being read (beyond %lld bytes)",
+				     source, (long long)size);
 	return 0;
+}
+
+static int archive_data(struct layer_writer *w, void *a, const void *data, size_t len,
+			struct kmi_error **err)
+{
+	return tar_data(w, a, data, len, err);
+}
+
+static int tar_file_from_source(struct layer_writer *w, struct archive *a,
+				struct archive_entry *ae, const char *source,
+				struct kmi_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	off_t size;
+	int r = open_source(source, &fd, &size, err);
+
+	if (r < 0)
+		return r;
+	archive_entry_set_size(ae, size);
+	r = tar_header(w, a, ae, err);
+	if (r < 0)
+		return r;
+	return copy_source(w, fd, size, source, archive_data, a, err);
 }
 
 static int tar_entry(struct layer_writer *w, struct archive *a, struct archive_entry *ae,
@@ -608,6 +637,116 @@ static int write_tar_utf8(struct layer_writer *w, const struct kmi_layer_entry *
 	return r;
 }
 
+/* ---- the ustar path: no libarchive for entries plain ustar holds ---- */
+
+static int ustar_put(struct layer_writer *w, void *ctx, const void *data, size_t len,
+		     struct kmi_error **err)
+{
+	kmi_sha256_update(&w->diff_id, data, len);
+	w->tar_len += len;
+	return codec_write(w, data, len, err);
+}
+
+/* Zeros up to the next multiple of `unit`. */
+static int ustar_pad(struct layer_writer *w, unsigned unit, struct kmi_error **err)
+{
+	static const unsigned char zeros[KMI_USTAR_BLOCK];
+	int r = 0;
+
+	while (r == 0 && w->tar_len % unit != 0) {
+		size_t n = unit - w->tar_len % unit;
+		r = ustar_put(w, NULL, zeros, n < sizeof(zeros) ? n : sizeof(zeros), err);
+	}
+	return r;
+}
+
+static void ustar_describe(const struct kmi_layer_entry *e, int64_t mtime, uint64_t size,
+			   char *name, struct kmi_ustar_entry *u)
+{
+	static const enum kmi_ustar_type types[] = {
+		[KMI_ENTRY_FILE] = KMI_USTAR_FILE,
+		[KMI_ENTRY_DIR] = KMI_USTAR_DIR,
+		[KMI_ENTRY_SYMLINK] = KMI_USTAR_SYMLINK,
+	};
+
+	/* libarchive ends a directory's name with '/' */
+	strcpy(name, e->path);
+	if (e->type == KMI_ENTRY_DIR)
+		strcat(name, "/");
+	*u = (struct kmi_ustar_entry){
+		.name = name,
+		.type = types[e->type],
+		.perm = e->type == KMI_ENTRY_DIR       ? 0755
+			: e->type == KMI_ENTRY_SYMLINK ? 0777
+			: (e->mode & 0111)             ? 0755
+						       : 0644,
+		.size = size,
+		.mtime = mtime,
+		.target = e->target,
+	};
+}
+
+/* Whether every entry fits plain ustar (a source that cannot be read fails later). */
+static bool ustar_fits_all(const struct kmi_layer_entry **v, size_t n, int64_t mtime)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *name = xmalloc(strlen(v[i]->path) + 2);
+		struct kmi_ustar_entry u;
+		struct stat st;
+		uint64_t size = v[i]->size;
+
+		if (v[i]->type == KMI_ENTRY_FILE && v[i]->source != NULL)
+			size = stat(v[i]->source, &st) == 0 ? (uint64_t)st.st_size : 0;
+		ustar_describe(v[i], mtime, size, name, &u);
+		if (!kmi_ustar_fits(&u))
+			return false;
+	}
+	return true;
+}
+
+static int ustar_entry(struct layer_writer *w, const struct kmi_layer_entry *e, int64_t mtime,
+		       struct kmi_error **err)
+{
+	_cleanup_free_ char *name = xmalloc(strlen(e->path) + 2);
+	_cleanup_close_ int fd = -1;
+	unsigned char hdr[KMI_USTAR_BLOCK];
+	struct kmi_ustar_entry u;
+	off_t size = (off_t)e->size;
+	int r;
+
+	if (e->type == KMI_ENTRY_FILE && e->source != NULL &&
+	    (r = open_source(e->source, &fd, &size, err)) < 0)
+		return r;
+	ustar_describe(e, mtime, (uint64_t)size, name, &u);
+	if (!kmi_ustar_fits(&u))
+		return kmi_error_set(err, EIO, "`%s` changed while the layer was written", e->source);
+	kmi_ustar_header(&u, hdr);
+	if ((r = ustar_put(w, NULL, hdr, sizeof(hdr), err)) < 0 || e->type != KMI_ENTRY_FILE)
+		return r;
+	if (fd >= 0)
+		r = copy_source(w, fd, size, e->source, ustar_put, NULL, err);
+	else
+		r = ustar_put(w, NULL, e->data, e->size, err);
+	return r < 0 ? r : ustar_pad(w, KMI_USTAR_BLOCK, err);
+}
+
+/* As libarchive ends it: two zero blocks, then zeros to a whole record. */
+static int write_ustar(struct layer_writer *w, const struct kmi_layer_entry **v, size_t n,
+		       int64_t mtime, struct kmi_error **err)
+{
+	static const unsigned char end[2 * KMI_USTAR_BLOCK];
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = ustar_entry(w, v[i], mtime, err);
+		if (r < 0)
+			r = kmi_error_wrap(err, "layer entry `%s`", v[i]->path);
+	}
+	if (r == 0)
+		r = ustar_put(w, NULL, end, sizeof(end), err);
+	return r < 0 ? r : ustar_pad(w, KMI_USTAR_RECORD, err);
+}
+
 int kmi_layer_write(const struct kmi_layer_entry *entries, size_t n,
 		    const struct kmi_layer_opts *opts, int out_fd,
 		    struct kmi_layer_result *res, struct kmi_error **err)
@@ -616,7 +755,7 @@ int kmi_layer_write(const struct kmi_layer_entry *entries, size_t n,
 								KMI_COMPRESS_GZIP };
 	_cleanup_free_ const struct kmi_layer_entry **v = NULL;
 	_cleanup_(writer_free) struct layer_writer w = { .fd = -1 };
-	bool ascii;
+	bool ascii, ustar;
 	int r;
 
 	if (opts == NULL)
@@ -627,16 +766,19 @@ int kmi_layer_write(const struct kmi_layer_entry *entries, size_t n,
 	if ((int64_t)(time_t)opts->mtime != opts->mtime)
 		return kmi_error_set(err, EOVERFLOW, "layer: mtime %lld",
 				     (long long)opts->mtime);
-	r = kmi_archive_load(err);
-	if (r < 0)
-		return r;
 	r = sort_entries(entries, n, &v, &ascii, err);
 	if (r < 0)
+		return r;
+	ustar = ustar_fits_all(v, n, opts->mtime);
+	if (!ustar && (r = kmi_archive_load(err)) < 0)
 		return r;
 	r = writer_init(&w, opts, out_fd, err);
 	if (r < 0)
 		return r;
-	r = write_tar_utf8(&w, v, n, (time_t)opts->mtime, ascii, err);
+	if (ustar)
+		r = write_ustar(&w, v, n, opts->mtime, err);
+	else
+		r = write_tar_utf8(&w, v, n, (time_t)opts->mtime, ascii, err);
 	if (r < 0)
 		return r;
 	r = codec_finish(&w, err);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # libcurl and libarchive are opened on first use (lib/util/dl-*.c), not by
 # the dynamic linker: the binary does not list them (ldd), commands that
-# need neither work without them, and the ones that need them say which
+# need neither work without them (build too, unless a name needs a pax
+# header), and the ones that need them say which
 # package is missing and exit 2, leaving nothing behind. "Without them": a
 # user+mount namespace with /dev/null bound over both libraries' files.
 set -euo pipefail
@@ -76,7 +77,17 @@ step "commands that need one say which"
 kmi_run extract without "$KMODIMG" extract "$img" "$KMI_TMP/x"
 must_name extract libarchive.so.13 libarchive13
 [[ ! -e $KMI_TMP/x ]] || fail_later "extract left $KMI_TMP/x behind"
-kmi_run build without "$KMODIMG" build --quiet --kernel "$KVER" -t "oci:$KMI_TMP/img2:v1" "$ex/kmodimg_a.ko"
+# Plain ustar entries need no libarchive (lib/oci/ustar.c), and give the
+# same image as with it; a name only a pax header holds needs it.
+d_with=$("$KMODIMG" build --quiet --kernel "$KVER" -t "oci:$KMI_TMP/img1:v1" "$ex/kmodimg_a.ko")
+kmi_run build0 without "$KMODIMG" build --quiet --kernel "$KVER" -t "oci:$KMI_TMP/img1b:v1" "$ex/kmodimg_a.ko"
+if ((KMI_RC == 0)) && [[ $(cat "$KMI_TMP/build0.out") == "$d_with" ]]; then
+	ok "build of a plain-ustar layer works without libarchive, same digest"
+else
+	fail_later "build without libarchive: rc $KMI_RC, $(cat "$KMI_TMP/build0.out") vs $d_with: $(cat "$KMI_TMP/build0.err")"
+fi
+long=$(printf 'x%.0s' {1..110})
+kmi_run build without "$KMODIMG" build --quiet --kernel "$KVER" --subdir "$long" -t "oci:$KMI_TMP/img2:v1" "$ex/kmodimg_a.ko"
 must_name build libarchive.so.13 libarchive13
 # As after any failed build: at most the empty layout and its lock file.
 left=$(find "$KMI_TMP/img2" -type f ! -name oci-layout ! -name index.json ! -name .kmodimg.lock 2>/dev/null || true)
