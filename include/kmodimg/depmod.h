@@ -34,6 +34,13 @@ struct kmodimg_depmod_opts {
 	bool keep_going;       /* report corrupt modules and bad links as warnings */
 	enum kmodimg_index_order order;
 	int threads;           /* 0: one per online CPU */
+	/*
+	 * If set, receives each output file (name such as "modules.dep", its
+	 * bytes) instead of the output directory, one call at a time; returns 0
+	 * or -errno.  Not used with dry_run.
+	 */
+	int (*output)(void *ctx, const char *name, const void *data, size_t len);
+	void *output_ctx;
 };
 
 /* Returns 0 on success, 1 when something was wrong (all of it reported on stderr). */

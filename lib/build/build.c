@@ -35,6 +35,32 @@ static const char *const depmod_files[] = {
 	"modules.devname",
 };
 
+/* What depmod wrote, in memory (see run_depmod), in the order of depmod_files. */
+struct depmod_out {
+	struct kmi_buf file[ARRAY_SIZE(depmod_files)];
+};
+
+static int keep_output(void *ctx, const char *name, const void *data, size_t len)
+{
+	struct depmod_out *out = ctx;
+
+	for (size_t i = 0; i < ARRAY_SIZE(depmod_files); i++) {
+		if (strcmp(name, depmod_files[i]) == 0) {
+			out->file[i].len = 0;
+			if (len > 0)
+				kmi_buf_put(&out->file[i], data, len);
+			return 0;
+		}
+	}
+	return -EINVAL; /* a file the image would lack */
+}
+
+static void depmod_out_free(struct depmod_out *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(depmod_files); i++)
+		kmi_buf_free(&out->file[i]);
+}
+
 /* Inputs of depmod that come from the kernel build, taken from --kernel-tree. */
 static const char *const builtin_files[] = { "modules.builtin", "modules.builtin.modinfo" };
 
@@ -145,12 +171,15 @@ static int stage(const struct kmi_build_opts *o, const struct inputs *in, const 
 	return 0;
 }
 
-static int run_depmod(const struct kmi_build_opts *o, const char *tmp, struct kmi_error **err)
+/* The outputs stay in memory: they go into the layer, never to the scratch tree. */
+static int run_depmod(const struct kmi_build_opts *o, const char *tmp, struct depmod_out *out,
+		      struct kmi_error **err)
 {
 	_cleanup_free_ char *conf = xasprintf("%s/depmod.conf", tmp);
 	_cleanup_free_ char *base = xasprintf("%s/root%s", tmp, o->prefix);
 	const char *configs[] = { conf, NULL };
-	struct kmodimg_depmod_opts d = { .kver = o->kver, .basedir = base, .config_paths = configs };
+	struct kmodimg_depmod_opts d = { .kver = o->kver, .basedir = base, .config_paths = configs,
+					 .output = keep_output, .output_ctx = out };
 	FILE *f = fopen(conf, "we");
 	int level = kmi_log_get_level(), r;
 
@@ -170,30 +199,27 @@ static int run_depmod(const struct kmi_build_opts *o, const char *tmp, struct km
 }
 
 /* Names modules.dep can resolve: a dependency outside them is the target kernel's to provide. */
-static void warn_unresolved(const struct inputs *in, const char *moddir, const char *link)
+static void warn_unresolved(const struct inputs *in, const struct kmi_buf *dep, const char *link)
 {
-	_cleanup_free_ char *dep = xasprintf("%s/modules.dep", moddir);
 	struct kmi_strmap have;
-	FILE *f = fopen(dep, "re");
-	char *line = NULL;
-	size_t cap = 0;
+	const char *p = dep->data, *end = dep->data + dep->len;
 
-	if (f == NULL)
-		return;
 	kmi_strmap_init(&have, 1024);
-	while (getline(&line, &cap, f) > 0) {
-		char *colon = strchr(line, ':'), *base, name[PATH_MAX];
-		if (colon == NULL)
+	while (p != NULL && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *colon = memchr(p, ':', (size_t)((nl ? nl : end) - p));
+		_cleanup_free_ char *path = colon ? xstrndup(p, (size_t)(colon - p)) : NULL;
+		char *base, name[PATH_MAX];
+
+		p = nl ? nl + 1 : end;
+		if (path == NULL)
 			continue;
-		*colon = '\0';
-		base = strrchr(line, '/');
-		modname_normalize(base ? base + 1 : line, name, sizeof(name), NULL);
+		base = strrchr(path, '/');
+		modname_normalize(base ? base + 1 : path, name, sizeof(name), NULL);
 		char *key = xstrdup(name);
 		if (kmi_strmap_put(&have, key, key) != NULL)
 			free(key);
 	}
-	free(line);
-	fclose(f);
 	for (size_t i = 0; i < in->n; i++) {
 		_cleanup_free_ char *deps = in->f[i].depends ? xstrdup(in->f[i].depends) : NULL;
 		char *save = NULL;
@@ -251,7 +277,8 @@ static char *prefix_rel(const char *prefix)
 }
 
 static int list_entries(const struct kmi_build_opts *o, const struct inputs *in,
-			const char *moddir, struct entries *es, struct kmi_error **err)
+			const char *moddir, const struct depmod_out *dout, struct entries *es,
+			struct kmi_error **err)
 {
 	_cleanup_free_ char *pre = prefix_rel(o->prefix);
 	_cleanup_free_ char *base = xasprintf("%s%slib/modules/%s", pre, *pre ? "/" : "", o->kver);
@@ -265,8 +292,13 @@ static int list_entries(const struct kmi_build_opts *o, const struct inputs *in,
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(depmod_files); i++) {
 		_cleanup_free_ char *path = xasprintf("%s/%s", base, depmod_files[i]);
-		_cleanup_free_ char *src = xasprintf("%s/%s", moddir, depmod_files[i]);
-		entries_file(es, path, src, 0644);
+		entries_parents(es, path);
+		entries_add(es, (struct kmi_layer_entry){
+					.path = kmi_arena_strdup(&es->arena, path),
+					.type = KMI_ENTRY_FILE,
+					.mode = 0644,
+					.data = dout->file[i].data,
+					.size = dout->file[i].len });
 	}
 	for (size_t i = 0; o->in_tree_link && i < ARRAY_SIZE(builtin_files); i++) {
 		_cleanup_free_ char *path = xasprintf("%s/%s", base, builtin_files[i]);
@@ -570,6 +602,7 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 	struct kmi_layer_result lr;
 	struct kmi_descriptor config;
 	struct kmi_manifest bm = { 0 };
+	struct depmod_out dout = { 0 };
 	struct kmi_descriptor fetched;
 	const struct kmi_descriptor *base = o->base;
 	_cleanup_free_ char *tmpl = kmi_tmp_template("kmodimg-build");
@@ -622,10 +655,10 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 	}
 	r = stage(o, &in, tmpl, &moddir, err);
 	if (r == 0)
-		r = run_depmod(o, tmpl, err);
+		r = run_depmod(o, tmpl, &dout, err);
 	if (r == 0) {
-		warn_unresolved(&in, moddir, o->in_tree_link);
-		r = list_entries(o, &in, moddir, &es, err);
+		warn_unresolved(&in, &dout.file[0], o->in_tree_link);
+		r = list_entries(o, &in, moddir, &dout, &es, err);
 	}
 	if (r == 0 && base != NULL)
 		r = relocate(&es, layout, &bm, err);
@@ -641,6 +674,7 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 	for (size_t i = 0; i < in.n; i++)
 		res->n_modules += in.f[i].is_module;
 	kmi_rm_rf(tmpl);
+	depmod_out_free(&dout);
 	entries_free(&es);
 	inputs_free(&in);
 	kmi_manifest_free(&bm);

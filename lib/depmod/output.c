@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,8 @@ struct outputs {
 	struct kmi_buf dep_bin, alias_bin, symbols_bin, builtin_bin, builtin_alias_bin;
 	bool builtin_missing, builtin_alias_missing;
 	struct depmod *dm;
-	struct kmi_fileset *set; /* NULL with -n */
+	struct kmi_fileset *set; /* NULL with -n or an output callback */
+	pthread_mutex_t output_mu; /* the callback sees one call at a time */
 	atomic_int err;           /* the first failure, from any task */
 };
 
@@ -420,8 +422,16 @@ static void outputs_free(struct outputs *o)
 
 static void put(struct outputs *o, const char *name, const struct kmi_buf *b)
 {
+	const struct kmodimg_depmod_opts *opts = o->dm->o;
 	int err;
 
+	if (opts->output != NULL && !opts->dry_run) {
+		pthread_mutex_lock(&o->output_mu);
+		err = opts->output(opts->output_ctx, name, b->data ? b->data : "", b->len);
+		pthread_mutex_unlock(&o->output_mu);
+		set_err(o, err);
+		return;
+	}
 	if (o->set == NULL)
 		return;
 	err = kmi_fileset_add(o->set, name, b->data ? b->data : "", b->len);
@@ -488,11 +498,12 @@ static int print_text(struct outputs *o)
 
 int depmod_output(struct depmod *dm)
 {
-	struct outputs o = { .dm = dm };
+	struct outputs o = { .dm = dm, .output_mu = PTHREAD_MUTEX_INITIALIZER };
 	bool bin = !dm->o->dry_run;
+	bool to_files = bin && dm->o->output == NULL;
 	int err = 0;
 
-	if (bin && (err = open_set(dm, &o)) < 0)
+	if (to_files && (err = open_set(dm, &o)) < 0)
 		return err;
 	kmi_parallel_for(3, dm->o->warn_dups ? 1 : depmod_threads(dm), index_task, &o);
 	if (bin) {
@@ -508,7 +519,7 @@ int depmod_output(struct depmod *dm)
 		err = atomic_load(&o.err);
 	else if (dm->o->dry_run)
 		err = print_text(&o);
-	else
+	else if (to_files)
 		err = kmi_fileset_commit(o.set);
 	kmi_fileset_free(o.set);
 	outputs_free(&o);

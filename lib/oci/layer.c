@@ -725,7 +725,7 @@ static int ustar_entry(struct layer_writer *w, const struct kmi_layer_entry *e, 
 		return r;
 	if (fd >= 0)
 		r = copy_source(w, fd, size, e->source, ustar_put, NULL, err);
-	else
+	else if (e->size > 0)
 		r = ustar_put(w, NULL, e->data, e->size, err);
 	return r < 0 ? r : ustar_pad(w, KMI_USTAR_BLOCK, err);
 }
