@@ -10,8 +10,8 @@
 # module tree read-only at /host/lib/modules; KMM's build argument rule seen
 # from inside the build; KMM's in-tree link, followed by the check as by
 # kmod's depmod; missing and stale depmod output warned about; a
-# failing RUN, an image without modules and a missing buildah as errors that
-# leave no image and no scratch files; the TLS flags of FROM pulls and of
+# failing RUN, a SIGTERM passed on to buildah, an image without modules and a
+# missing buildah as errors that leave no image and no scratch files; the TLS flags of FROM pulls and of
 # the push; usage errors.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
@@ -267,6 +267,30 @@ skopeo inspect --tls-verify=false "docker://$REG/kmod/failing:$KVER" >/dev/null 
 	fail_later "an image was pushed after a failed build"
 left=$(scratch_left)
 [[ -z $left ]] || fail_later "scratch files left after a failed build: $left"
+
+step "SIGTERM while buildah runs: passed on to it, exit 1, nothing stored or left"
+c=$KMI_TMP/term
+busy_ctx "$c"
+printf 'FROM %s/base/busybox:latest\nCOPY mods/ /opt/lib/modules/%s/\nRUN echo SLEEPING && sleep 30\n' \
+	"$REG" "$KVER" >"$c/Dockerfile"
+"$KMODIMG" build --dockerfile "$c/Dockerfile" --kernel "$KVER" --base-insecure -t kmod/term:v1 \
+	>"$KMI_TMP/term.out" 2>"$KMI_TMP/term.err" &
+pid=$!
+for ((i = 0; i < 300; i++)); do
+	grep -qx SLEEPING "$KMI_TMP/term.err" && break
+	sleep 0.2
+done
+grep -qx SLEEPING "$KMI_TMP/term.err" || fail_later "the RUN step did not start: $(tail -3 "$KMI_TMP/term.err")"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+((rc == 1)) || fail_later "SIGTERM during the build: exit $rc, want 1"
+grep -q "kmodimg build: error: interrupted by signal 15 during the build" "$KMI_TMP/term.err" ||
+	fail_later "SIGTERM not reported: $(tail -2 "$KMI_TMP/term.err")"
+grep -q "kmod/term" < <("$KMODIMG" images) && fail_later "an interrupted build was stored"
+left=$(scratch_left)
+[[ -z $left ]] || fail_later "scratch files left after SIGTERM: $left"
+ok "SIGTERM: buildah stopped, exit 1, nothing stored or left"
 
 step "no modules (and modules for another kernel): error, nothing stored"
 c=$KMI_TMP/nomods
