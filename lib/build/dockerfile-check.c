@@ -2,39 +2,25 @@
 /*
  * The check after a Dockerfile build: the image is unpacked (by the safe
  * extractor: its content is the Dockerfile's, as untrusted as any layer)
- * and looked at where KMM's worker will look, <dirName>/lib/modules/<kver>/.
+ * and looked at where KMM's worker will look, <dirName>/lib/modules/<kver>/,
+ * by kmodimg verify's checks of the image alone (layout, depmod output).
  * No module there is an error, so a broken image is never pushed.  depmod
- * output is recomputed with the built-in depmod from the modules the image
- * holds: when the image's own is missing or says something else (the
- * classic slip is `RUN depmod -b /opt` without a version, which indexes the
- * build machine's kernel), a warning says what to put in the Dockerfile.
+ * output that is missing or stale (the classic slip is `RUN depmod -b /opt`
+ * without a version, which indexes the build machine's kernel) is a
+ * warning saying what to put in the Dockerfile.
  */
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <dirent.h>
 
 #include "build/dockerfile.h"
-#include "depmod/modfile.h"
-#include "kmodimg/depmod.h"
 #include "oci/extract.h"
 #include "oci/transport.h"
 #include "util/buf.h"
-#include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
-
-/* The text outputs: their lines say the same whichever kmod wrote the .bin files. */
-static const char *const compared[] = {
-	"modules.dep", "modules.alias", "modules.symbols", "modules.softdep", "modules.devname",
-};
-
-#define INDEX_MAX (256u << 20)
+#include "verify/imagecheck.h"
 
 static int unpack(const char *work, const char *rootfs, struct kmi_error **err)
 {
@@ -57,230 +43,97 @@ static int unpack(const char *work, const char *rootfs, struct kmi_error **err)
 	return r < 0 ? kmi_error_wrap(err, "unpacking the built image") : 0;
 }
 
-/* nftw() has no user pointer: the count of the one walk in progress */
-static size_t n_found;
-
-static int count_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Where the in-tree link leads while depmod runs again: the tree the build saw. */
+static char *host_tree(const struct kmi_dockerfile_opts *o)
 {
-	if (type == FTW_F && S_ISREG(st->st_mode) && kmi_modfile_name_ok(path + ftw->base))
-		n_found++;
-	return 0;
+	const char *hm = o->host_modules ? o->host_modules : "/lib/modules";
+	_cleanup_free_ char *abs = realpath(hm, NULL);
+
+	return xasprintf("%s/%s", abs ? abs : hm, o->kver);
 }
 
-/* Modules below moddir, not following links (the host link is the node's tree). */
-static int count_modules(const char *moddir, size_t *n, struct kmi_error **err)
+static const struct kmi_finding *first_finding(const struct kmi_report *rep, const char *check,
+					       enum kmi_severity sev)
 {
-	n_found = 0;
-	if (nftw(moddir, count_one, 16, FTW_PHYS) < 0)
-		return kmi_error_set(err, errno, "walking `%s`", moddir);
-	*n = n_found;
-	return 0;
+	for (size_t i = 0; i < rep->n; i++)
+		if (streq(rep->f[i].check, check) && rep->f[i].sev == sev)
+			return &rep->f[i];
+	return NULL;
 }
 
-/* "6.1.0-55-amd64, 6.18.0" : what lib/modules/ holds instead, for the error message. */
-static char *siblings(const char *rootfs, const char *prefix)
+/* A layout error fails the build, naming the kernels the image has instead. */
+static int layout_error(const struct kmi_report *rep, const char *prefix, struct kmi_error **err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s%s/lib/modules", rootfs, prefix);
-	struct kmi_buf b = { 0 };
-	DIR *d = opendir(dir);
-	struct dirent *de;
+	const struct kmi_finding *bad = first_finding(rep, "layout", KMI_SEV_ERROR);
+	const struct kmi_finding *other = first_finding(rep, "layout", KMI_SEV_INFO);
 
-	while (d && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+	if (bad == NULL)
+		return 0;
+	return kmi_error_set(err, KMI_EFORMAT,
+			     "%s%s%s; the Dockerfile must copy the modules to "
+			     "%s/lib/modules/${KERNEL_FULL_VERSION}/ (where KMM's worker looks for "
+			     "them: --prefix is its dirName)",
+			     bad->message, other ? "; " : "", other ? other->message : "", prefix);
+}
+
+/* Evidence worth printing: verify's evidence of a missing file is its path, named already. */
+static const char *evidence(const struct kmi_report *rep, const struct kmi_finding *f)
+{
+	size_t n = strlen(rep->moddir);
+
+	if (f->evidence == NULL || (strncmp(f->evidence, rep->moddir, n) == 0 && f->evidence[n] == '/'))
+		return NULL;
+	return f->evidence;
+}
+
+/* The first depmod finding with its evidence and fix, the others named in one more line. */
+static void depmod_warnings(const struct kmi_report *rep)
+{
+	const struct kmi_finding *first = NULL;
+	struct kmi_buf more = { 0 };
+	const char *ev;
+
+	for (size_t i = 0; i < rep->n; i++) {
+		if (!streq(rep->f[i].check, "depmod"))
 			continue;
-		kmi_buf_printf(&b, "%s%s", b.len ? ", " : "", de->d_name);
-	}
-	if (d)
-		closedir(d);
-	kmi_buf_putc(&b, '\0');
-	return b.data;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The non-comment lines of a file, sorted (the order depends on readdir). */
-static int sorted_lines(const char *path, struct kmi_buf *data, char ***lines, size_t *n)
-{
-	int r = kmi_read_file(path, INDEX_MAX, data);
-	char *save = NULL;
-
-	*lines = NULL;
-	*n = 0;
-	if (r < 0)
-		return r;
-	kmi_buf_putc(data, '\0');
-	for (char *l = strtok_r(data->data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (l[0] == '#')
-			continue;
-		*lines = xreallocarray(*lines, *n + 1, sizeof(**lines));
-		(*lines)[(*n)++] = l;
-	}
-	if (*n)
-		qsort(*lines, *n, sizeof(**lines), cmp_str);
-	return 0;
-}
-
-/*
- * 0 same, 1 different (*why says how), -errno when the image's file cannot
- * be read.  A file depmod did not write must be absent from the image too.
- */
-static int compare_index(const char *theirs, const char *ours, char **why)
-{
-	struct kmi_buf a = { 0 }, b = { 0 };
-	char **la, **lb;
-	size_t na, nb, i = 0, j = 0;
-	int ra = sorted_lines(theirs, &a, &la, &na), rb = sorted_lines(ours, &b, &lb, &nb), r = 0;
-
-	if (ra < 0 || rb < 0) {
-		r = ra < 0 && rb < 0 ? 0 : ra < 0 ? ra : 1;
-		if (r == 1)
-			*why = xstrdup("the image has a file depmod does not write");
-		goto out;
-	}
-	while (i < na && j < nb && strcmp(la[i], lb[j]) == 0)
-		i++, j++;
-	if (i < na || j < nb) {
-		r = 1;
-		/* the line depmod writes that the image lacks, else the one it has too much */
-		if (j < nb && (i == na || strcmp(lb[j], la[i]) < 0))
-			*why = xasprintf("missing `%s`", lb[j]);
+		if (first == NULL)
+			first = &rep->f[i];
 		else
-			*why = xasprintf("has `%s`, which depmod does not write", la[i]);
+			kmi_buf_printf(&more, "%s%s", more.len ? "; " : "", rep->f[i].message);
 	}
-out:
-	free(la);
-	free(lb);
-	kmi_buf_free(&a);
-	kmi_buf_free(&b);
-	return r;
-}
-
-/*
- * Links out of the module dir, as KMM's recipe makes them (host ->
- * /host/lib/modules/KVER), point at the build node's tree: in the unpacked
- * copy they are re-pointed at --host-modules, which is what the build saw.
- */
-static void retarget_links(const char *moddir, const char *host_modules)
-{
-	static const char *const from[] = { "/host/lib/modules/", "/lib/modules/" };
-	DIR *d = opendir(moddir);
-	struct dirent *de;
-
-	while (d && (de = readdir(d)) != NULL) {
-		_cleanup_free_ char *link = xasprintf("%s/%s", moddir, de->d_name);
-		char target[4096];
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		for (size_t i = 0; i < ARRAY_SIZE(from); i++) {
-			size_t len = strlen(from[i]);
-			if (strncmp(target, from[i], len) != 0)
-				continue;
-			_cleanup_free_ char *to = xasprintf("%s/%s", host_modules, target + len);
-			if (unlink(link) == 0 && symlink(to, link) < 0)
-				kmi_warn("could not re-point `%s` for the depmod check\n", de->d_name);
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-}
-
-static int run_depmod(const struct kmi_dockerfile_opts *o, const char *work, const char *rootfs)
-{
-	_cleanup_free_ char *conf = xasprintf("%s/depmod.conf", work);
-	_cleanup_free_ char *base = xasprintf("%s%s", rootfs, o->prefix);
-	_cleanup_free_ char *out = xasprintf("%s/depmod", work);
-	_cleanup_free_ char *outmod = xasprintf("%s/lib/modules/%s", out, o->kver);
-	const char *configs[] = { conf, NULL };
-	struct kmodimg_depmod_opts d = { .kver = o->kver, .basedir = base, .outdir = out,
-					 .config_paths = configs, .keep_going = true };
-	FILE *f = fopen(conf, "we");
-	int level = kmi_log_get_level(), r;
-
-	if (f == NULL || kmi_mkdir_p(outmod, 0755) < 0) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	kmi_log_set_level(KMI_LOG_CRIT);
-	r = kmodimg_depmod(&d);
-	kmi_log_set_level(level);
-	return r;
-}
-
-static void check_depmod(const struct kmi_dockerfile_opts *o, const char *work, const char *rootfs,
-			 const char *moddir)
-{
-	_cleanup_free_ char *fix = xasprintf("add `RUN depmod -b %s ${KERNEL_FULL_VERSION}` to the "
-					     "Dockerfile after the modules are copied in (without the "
-					     "version, depmod indexes the build machine's kernel)",
-					     o->prefix);
-	_cleanup_free_ char *dep = xasprintf("%s/modules.dep", moddir);
-	_cleanup_free_ char *depbin = xasprintf("%s/modules.dep.bin", moddir);
-	const char *rel = moddir + strlen(rootfs);
-
-	if (access(dep, F_OK) < 0 || access(depbin, F_OK) < 0) {
-		kmi_warn("%s has no %s: KMM's modprobe cannot load the modules; %s\n", rel,
-			 access(dep, F_OK) < 0 ? "modules.dep" : "modules.dep.bin", fix);
+	if (first == NULL)
 		return;
+	ev = evidence(rep, first);
+	kmi_warn("%s: %s%s%s%s%s%s\n", rep->moddir, first->message, ev ? " (" : "", ev ? ev : "",
+		 ev ? ")" : "", first->fix ? "; " : "", first->fix ? first->fix : "");
+	if (more.len) {
+		kmi_buf_putc(&more, '\0');
+		kmi_warn("%s: also %s\n", rep->moddir, more.data);
 	}
-	retarget_links(moddir, o->host_modules ? o->host_modules : "/lib/modules");
-	if (run_depmod(o, work, rootfs) != 0) {
-		kmi_warn("the built-in depmod could not index %s (see above): its depmod output is "
-			 "not checked\n", rel);
-		return;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(compared); i++) {
-		_cleanup_free_ char *theirs = xasprintf("%s/%s", moddir, compared[i]);
-		_cleanup_free_ char *ours = xasprintf("%s/depmod/lib/modules/%s/%s", work, o->kver,
-						      compared[i]);
-		_cleanup_free_ char *why = NULL;
-		int r = compare_index(theirs, ours, &why);
-		if (r == 0)
-			continue;
-		if (r < 0)
-			kmi_warn("%s/%s: %s; %s\n", rel, compared[i], strerror(-r), fix);
-		else
-			kmi_warn("%s/%s is stale: it does not match the modules in the image (%s); %s\n",
-				 rel, compared[i], why, fix);
-		return;
-	}
+	kmi_buf_free(&more);
 }
 
 int kmi_dockerfile_check_image(const struct kmi_dockerfile_opts *o, const char *work,
 			       struct kmi_error **err)
 {
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", work);
-	_cleanup_free_ char *moddir = NULL;
-	struct stat st;
-	size_t n = 0;
+	_cleanup_free_ char *tree = host_tree(o);
+	const char *prefix = streq(o->prefix, "/") ? "" : o->prefix;
+	_cleanup_free_ char *fix = xasprintf("add `RUN depmod -b %s ${KERNEL_FULL_VERSION}` to the "
+					     "Dockerfile after the modules are copied in (without the "
+					     "version, depmod indexes the build machine's kernel)",
+					     o->prefix);
+	struct kmi_verify_opts vo = { .kver = o->kver, .root = rootfs, .dir_name = prefix,
+				      .kernel_tree = tree, .scratch = work };
+	struct kmi_report rep = { 0 };
+	size_t n;
 	int r;
 
 	if ((r = unpack(work, rootfs, err)) < 0)
 		return r;
-	moddir = xasprintf("%s%s/lib/modules/%s", rootfs, streq(o->prefix, "/") ? "" : o->prefix,
-			   o->kver);
-	if (lstat(moddir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		_cleanup_free_ char *other = siblings(rootfs, streq(o->prefix, "/") ? "" : o->prefix);
-		return kmi_error_set(err, KMI_EFORMAT,
-				     "the image has no directory %s (where KMM looks for the "
-				     "modules: --prefix is its dirName)%s%s%s",
-				     moddir + strlen(rootfs), *other ? "; lib/modules/ holds " : "",
-				     other, *other ? " instead" : "");
-	}
-	if ((r = count_modules(moddir, &n, err)) < 0)
-		return r;
-	if (n == 0)
-		return kmi_error_set(err, KMI_EFORMAT,
-				     "the image has no module (*.ko, *.ko.xz, *.ko.zst, *.ko.gz) in "
-				     "%s/: the Dockerfile must copy them there",
-				     moddir + strlen(rootfs));
-	check_depmod(o, work, rootfs, moddir);
-	return (int)n;
+	n = kmi_verify_image_alone(&vo, fix, &rep);
+	if ((r = layout_error(&rep, prefix, err)) == 0)
+		depmod_warnings(&rep);
+	kmi_report_free(&rep);
+	return r < 0 ? r : (int)n;
 }

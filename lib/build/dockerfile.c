@@ -12,15 +12,11 @@
  * in the image), and the node's module tree at /host/lib/modules.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "build/dockerfile.h"
@@ -28,6 +24,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/macro.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
 extern char **environ;
@@ -332,17 +329,11 @@ static void relay_free(struct relay *rl)
 		free(rl->tail[i]);
 }
 
-/* Ctrl-C reaches buildah through the terminal; a kill aimed at us is passed on. */
-static volatile sig_atomic_t child_pid, got_signal;
-
-static void forward_signal(int sig)
+/* kmi_spawn's on_output: buildah's stdout and stderr as they come */
+static void relay_output(void *rl, const char *data, size_t n)
 {
-	got_signal = sig;
-	if (child_pid > 0)
-		kill((pid_t)child_pid, sig);
+	relay_data(rl, data, n);
 }
-
-static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP };
 
 /* environ with TMPDIR pointing into `work`: buildah's big temp files go with it. */
 static char **child_env(const char *work)
@@ -356,96 +347,47 @@ static char **child_env(const char *work)
 	return s.v;
 }
 
-static int spawn(char **argv, const char *work, int out_fd, pid_t *pid, struct kmi_error **err)
+/* buildah's end as the build's result: a failure names the step and buildah's error. */
+static int buildah_result(const struct kmi_spawn_result *res, const struct relay *rl,
+			  struct kmi_error **err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t def;
-	char **env = child_env(work);
-	int r;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&def);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-		sigaddset(&def, forwarded[i]);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawnp(pid, argv[0], &fa, &attr, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	kmi_argv_free(env);
-	if (r == ENOENT)
-		return kmi_error_set(err, ENOENT,
-				     "buildah is not installed (not found in PATH): install Debian's "
-				     "`buildah` package (apt-get install buildah)");
-	if (r != 0)
-		return kmi_error_set(err, r, "running buildah: %s", strerror(r));
-	return 0;
-}
-
-static int wait_child(pid_t pid, struct relay *rl, int rfd, struct kmi_error **err)
-{
-	char buf[8192];
-	int status;
-
-	for (;;) {
-		ssize_t n = read(rfd, buf, sizeof(buf));
-		if (n == 0)
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break; /* buildah goes on; its status still decides */
-		relay_data(rl, buf, (size_t)n);
-	}
-	relay_data(rl, "\n", 1);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return kmi_error_set(err, errno, "waiting for buildah");
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !got_signal)
+	if (res->exit_status == 0 && !res->forwarded)
 		return 0;
 	if (rl->quiet)
 		for (size_t i = 0; i < rl->ntail; i++)
 			fprintf(stderr, "  buildah: %s\n", rl->tail[i]);
-	if (got_signal)
+	if (res->forwarded)
 		return kmi_error_set(err, EINTR, "interrupted by signal %d during the build",
-				     (int)got_signal);
-	if (WIFSIGNALED(status))
+				     res->forwarded);
+	if (res->signal)
 		return kmi_error_set(err, KMI_EFORMAT, "buildah was killed by signal %d%s%s",
-				     WTERMSIG(status), rl->step ? " at " : "", rl->step ? rl->step : "");
+				     res->signal, rl->step ? " at " : "", rl->step ? rl->step : "");
 	return kmi_error_set(err, KMI_EFORMAT, "buildah build failed (exit %d)%s%s%s%s",
-			     WEXITSTATUS(status), rl->step ? " at " : "", rl->step ? rl->step : "",
+			     res->exit_status, rl->step ? " at " : "", rl->step ? rl->step : "",
 			     rl->error ? ": " : "", rl->error ? rl->error : "");
 }
 
+/* Ctrl-C reaches buildah through the terminal; a kill aimed at us is passed on. */
 static int run_buildah(char **argv, const char *work, bool quiet, struct kmi_error **err)
 {
 	struct relay rl = { .quiet = quiet };
-	struct sigaction sa = { .sa_handler = forward_signal }, old[ARRAY_SIZE(forwarded)];
-	int p[2], r;
-	pid_t pid;
+	char **env = child_env(work);
+	struct kmi_spawn_opts so = { .argv = (const char *const *)argv, .env = env,
+				     .output = KMI_SPAWN_STREAM, .on_output = relay_output,
+				     .data = &rl, .forward_signals = true };
+	struct kmi_spawn_result res;
+	int r = kmi_spawn(&so, &res, err);
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return kmi_error_set(err, errno, "pipe");
-	got_signal = 0;
-	child_pid = 0;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-		sigaction(forwarded[i], &sa, &old[i]);
-	r = spawn(argv, work, p[1], &pid, err);
-	close(p[1]);
+	if (r == -1 - ENOENT)
+		r = kmi_error_set(err, ENOENT,
+				  "buildah is not installed (not found in PATH): install Debian's "
+				  "`buildah` package (apt-get install buildah)");
 	if (r == 0) {
-		child_pid = pid;
-		r = wait_child(pid, &rl, p[0], err);
-		child_pid = 0;
+		relay_data(&rl, "\n", 1); /* a last line without newline */
+		r = buildah_result(&res, &rl, err);
 	}
-	close(p[0]);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-		sigaction(forwarded[i], &old[i], NULL);
+	kmi_spawn_result_free(&res);
+	kmi_argv_free(env);
 	relay_free(&rl);
 	return r;
 }

@@ -280,7 +280,11 @@ static int helper_creds(const char *name, const char *host, const char *source,
 	const char *server = strcmp(canonical_host(host), "docker.io") == 0
 				     ? "https://index.docker.io/v1/"
 				     : host;
-	struct kmi_buf b = { 0 };
+	struct kmi_spawn_opts so = { .input = server, .input_len = strlen(server),
+				     .output = KMI_SPAWN_CAPTURE, .out_max = HELPER_OUT_MAX,
+				     .timeout_ms = HELPER_TIMEOUT_MS };
+	struct kmi_spawn_result res;
+	struct kmi_error *serr = NULL;
 	int r;
 
 	if (!helper_name_ok(name))
@@ -288,20 +292,26 @@ static int helper_creds(const char *name, const char *host, const char *source,
 				     source, name);
 	prog = xasprintf("docker-credential-%s", name);
 	what = xasprintf("credential helper %s (from %s)", prog, source);
-	r = kmi_spawn_capture((const char *const[]){ prog, "get", NULL }, server, strlen(server),
-			      HELPER_OUT_MAX, HELPER_TIMEOUT_MS, &b);
-	if (r == -ENOENT)
+	so.argv = (const char *const[]){ prog, "get", NULL };
+	r = kmi_spawn(&so, &res, &serr);
+	if (r < 0 && kmi_error_code(serr) == ENOENT)
 		r = kmi_error_set(err, KMI_EAUTH, "%s: program not found in PATH", what);
 	else if (r < 0)
-		r = kmi_error_set(err, KMI_EAUTH, "%s: %s", what,
-				  r == -EINTR ? "killed by a signal" : strerror(-r));
-	else if (r != 0 && b.len > 0 && memmem(b.data, b.len, "not found", 9) != NULL)
+		r = kmi_error_set(err, KMI_EAUTH, "%s: %s", what, serr->msg);
+	else if (res.timed_out)
+		r = kmi_error_set(err, KMI_EAUTH, "%s: no answer within %d s", what,
+				  HELPER_TIMEOUT_MS / 1000);
+	else if (res.signal)
+		r = kmi_error_set(err, KMI_EAUTH, "%s: killed by signal %d", what, res.signal);
+	else if (res.exit_status != 0 && res.out.len > 0 &&
+		 memmem(res.out.data, res.out.len, "not found", 9) != NULL)
 		r = 0;
-	else if (r != 0)
-		r = kmi_error_set(err, KMI_EAUTH, "%s: exit status %d", what, r);
+	else if (res.exit_status != 0)
+		r = kmi_error_set(err, KMI_EAUTH, "%s: exit status %d", what, res.exit_status);
 	else
-		r = helper_answer(&b, what, out, err);
-	wipe_buf(&b);
+		r = helper_answer(&res.out, what, out, err);
+	wipe_buf(&res.out);
+	kmi_error_free(&serr);
 	return r;
 }
 

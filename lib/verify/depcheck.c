@@ -195,9 +195,11 @@ static void compare(struct kmi_vctx *c, const char *tmp)
 		bool bin = strstr(name, ".bin") != NULL;
 		_cleanup_free_ char *want = xasprintf("%s/out0/lib/modules/%s/%s", tmp, c->o->kver, name);
 		_cleanup_free_ char *want2 = xasprintf("%s/out1/lib/modules/%s/%s", tmp, c->o->kver, name);
-		_cleanup_free_ char *fix = xasprintf("run depmod on the image's tree again (kmodimg build "
-						     "does), e.g. kmodimg depmod -b <prefix> %s",
-						     c->o->kver);
+		_cleanup_free_ char *fix = c->depmod_fix ? xstrdup(c->depmod_fix)
+							 : xasprintf("run depmod on the image's tree again "
+								     "(kmodimg build does), e.g. kmodimg "
+								     "depmod -b <prefix> %s",
+								     c->o->kver);
 		enum kmi_severity sev = essential(name) ? KMI_SEV_ERROR : KMI_SEV_WARNING;
 		struct stat st;
 

@@ -252,6 +252,33 @@ static void load_tree(struct kmi_target *t, const char *tree)
 	}
 }
 
+static void target_init(struct kmi_target *t, const char *kver)
+{
+	memset(t, 0, sizeof(*t));
+	t->kver = kver;
+	kmi_symset_init(&t->syms, 32768);
+	kmi_strmap_init(&t->tree_mods, 8192);
+}
+
+/* absolute: depmod's mirror of the image links to it */
+static char *absolute(const char *path)
+{
+	char *abs = realpath(path, NULL);
+
+	return abs ? abs : xstrdup(path);
+}
+
+void kmi_target_set_tree(struct kmi_target *t, const struct kmi_verify_opts *o)
+{
+	struct stat st;
+
+	target_init(t, o->kver);
+	if (o->kernel_tree == NULL)
+		return;
+	t->tree = absolute(o->kernel_tree);
+	t->have_tree = stat(t->tree, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int kmi_target_load(struct kmi_target *t, const struct kmi_verify_opts *o, struct kmi_error **err)
 {
 	_cleanup_free_ char *deftree = NULL;
@@ -259,10 +286,7 @@ int kmi_target_load(struct kmi_target *t, const struct kmi_verify_opts *o, struc
 	struct stat st;
 	int r;
 
-	memset(t, 0, sizeof(*t));
-	t->kver = o->kver;
-	kmi_symset_init(&t->syms, 32768);
-	kmi_strmap_init(&t->tree_mods, 8192);
+	target_init(t, o->kver);
 	if (o->symvers && (r = load_symvers(t, o->symvers, err)) < 0)
 		return r;
 	if (tree == NULL) {
@@ -273,9 +297,8 @@ int kmi_target_load(struct kmi_target *t, const struct kmi_verify_opts *o, struc
 		return kmi_error_set(err, KMI_EUSAGE, "--kernel-tree `%s`: not a directory", tree);
 	}
 	if (tree) {
-		/* absolute: depmod's mirror of the image links to it */
-		_cleanup_free_ char *abs = realpath(tree, NULL);
-		load_tree(t, abs ? abs : tree);
+		_cleanup_free_ char *abs = absolute(tree);
+		load_tree(t, abs);
 	}
 	if (o->symvers)
 		read_config(t, o->symvers);

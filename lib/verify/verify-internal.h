@@ -164,6 +164,12 @@ struct kmi_target {
 };
 
 int kmi_target_load(struct kmi_target *t, const struct kmi_verify_opts *o, struct kmi_error **err);
+/*
+ * Only the tree, for the checks of the image alone: o->kernel_tree (made
+ * absolute) is where the in-tree link leads; nothing is read from it, and
+ * have_tree says only that it is a directory.
+ */
+void kmi_target_set_tree(struct kmi_target *t, const struct kmi_verify_opts *o);
 void kmi_target_free(struct kmi_target *t);
 
 /* ---- checks (verify.c, checks.c) */
@@ -182,8 +188,10 @@ struct kmi_vctx {
 	char *host_target;       /* where it points, or NULL */
 	struct kmi_modreader reader;
 	struct kmi_arena arena;
+	const char *depmod_fix;  /* the fix for missing or stale depmod output, or NULL */
 };
 
+/* The module directory and its modules (c->mods), other kernels, the in-tree link (c->link_name). */
 void kmi_check_layout(struct kmi_vctx *c);
 void kmi_check_depmod(struct kmi_vctx *c);
 void kmi_check_elf(struct kmi_vctx *c, const struct kmi_vmod *m);

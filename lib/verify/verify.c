@@ -14,6 +14,7 @@
 #include "util/buf.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
+#include "verify/imagecheck.h"
 #include "verify/verify-internal.h"
 
 #define MODDIR_MAX_DEPTH 16
@@ -140,7 +141,6 @@ void kmi_check_layout(struct kmi_vctx *c)
 	if (c->n_mods == 0)
 		kmi_report_add(c->rep, KMI_SEV_ERROR, "layout", NULL, c->rep->moddir, fix,
 			       "no module (.ko, .ko.xz, .ko.zst, .ko.gz) in %s", c->rep->moddir);
-	check_link(c);
 }
 
 static void index_exports(struct kmi_vctx *c)
@@ -222,16 +222,40 @@ static void vctx_free(struct kmi_vctx *c)
 	kmi_target_free(&c->t);
 }
 
-int kmi_verify(const struct kmi_verify_opts *o, struct kmi_report *rep, struct kmi_error **err)
+static void vctx_init(struct kmi_vctx *c, const struct kmi_verify_opts *o, struct kmi_report *rep)
 {
-	struct kmi_vctx c = { .o = o, .rep = rep };
 	_cleanup_free_ char *moddir = xasprintf("%s/lib/modules/%s", o->dir_name, o->kver);
-	int r;
 
+	*c = (struct kmi_vctx){ .o = o, .rep = rep };
 	/* what the report shows goes through kmi_report_strdup: JSON wants UTF-8 */
 	rep->kver = kmi_report_strdup(o->kver);
 	rep->moddir = kmi_report_strdup(moddir);
-	c.moddir = xasprintf("%s%s", o->root, moddir);
+	c->moddir = xasprintf("%s%s", o->root, moddir);
+}
+
+size_t kmi_verify_image_alone(const struct kmi_verify_opts *o, const char *depmod_fix,
+			      struct kmi_report *rep)
+{
+	struct kmi_vctx c;
+	size_t n;
+
+	vctx_init(&c, o, rep);
+	c.depmod_fix = depmod_fix;
+	kmi_target_set_tree(&c.t, o);
+	kmi_check_layout(&c);
+	if (c.n_mods > 0)
+		kmi_check_depmod(&c);
+	n = c.n_mods;
+	vctx_free(&c);
+	return n;
+}
+
+int kmi_verify(const struct kmi_verify_opts *o, struct kmi_report *rep, struct kmi_error **err)
+{
+	struct kmi_vctx c;
+	int r;
+
+	vctx_init(&c, o, rep);
 	if (o->cert && (r = kmi_modsig_load_cert(o->cert, &c.cert, err)) < 0)
 		goto out;
 	if ((r = kmi_target_load(&c.t, o, err)) < 0)
@@ -239,6 +263,7 @@ int kmi_verify(const struct kmi_verify_opts *o, struct kmi_report *rep, struct k
 	if (c.t.vermagic)
 		rep->target_vermagic = kmi_report_strdup(c.t.vermagic);
 	kmi_check_layout(&c);
+	check_link(&c);
 	index_exports(&c);
 	if (c.n_mods > 0) {
 		report_unchecked(&c);

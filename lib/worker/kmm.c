@@ -7,11 +7,10 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 #include "worker/kmm.h"
 #include "worker/worker.h"
@@ -82,31 +81,25 @@ static void print_argv(FILE *out, char *const *argv)
 /* Runs kmod's modprobe (from PATH) with args; its output goes where ours does. */
 static int run_modprobe(char *const *args, size_t n, struct kmi_error **err)
 {
-	_cleanup_free_ char **argv = xcalloc(n + 2, sizeof(char *));
-	int status;
-	pid_t pid;
+	_cleanup_free_ const char **argv = xcalloc(n + 2, sizeof(char *));
+	struct kmi_spawn_opts so = { .argv = argv };
+	struct kmi_spawn_result res;
+	struct kmi_error *serr = NULL;
+	int r;
 
-	argv[0] = (char *)"modprobe";
+	argv[0] = "modprobe";
 	memcpy(argv + 1, args, n * sizeof(char *));
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return kmi_error_set(err, errno, "fork");
-	if (pid == 0) {
-		execvp("modprobe", argv);
-		fprintf(stderr, "kmodimg worker: cannot run modprobe: %s\n", strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return kmi_error_set(err, errno, "waiting for modprobe");
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		return kmi_error_set(err, KMI_EFORMAT, "modprobe exited with status %d",
-				     WEXITSTATUS(status));
-	return kmi_error_set(err, EINTR, "modprobe was killed by signal %d", WTERMSIG(status));
+	r = kmi_spawn(&so, &res, &serr);
+	kmi_spawn_result_free(&res);
+	/* like a modprobe that fails: the worker's failure (exit 1), whatever errno says */
+	if (r < 0)
+		r = kmi_error_set(err, KMI_EFORMAT, "cannot run modprobe: %s", serr->msg);
+	else if (res.exit_status > 0)
+		r = kmi_error_set(err, KMI_EFORMAT, "modprobe exited with status %d", res.exit_status);
+	else if (res.exit_status < 0)
+		r = kmi_error_set(err, EINTR, "modprobe was killed by signal %d", res.signal);
+	kmi_error_free(&serr);
+	return r;
 }
 
 static void free_argv(char **v, size_t n)

@@ -8,9 +8,10 @@
 # depmod output equal to what kmod's depmod writes for those modules.  Then:
 # a build secret read by a plain RUN and absent from every layer; the host
 # module tree read-only at /host/lib/modules; KMM's build argument rule seen
-# from inside the build; missing and stale depmod output warned about; a
-# failing RUN, an image without modules and a missing buildah as errors that
-# leave no image and no scratch files; the TLS flags of FROM pulls and of
+# from inside the build; KMM's in-tree link, followed by the check as by
+# kmod's depmod; missing and stale depmod output warned about; a
+# failing RUN, a SIGTERM passed on to buildah, an image without modules and a
+# missing buildah as errors that leave no image and no scratch files; the TLS flags of FROM pulls and of
 # the push; usage errors.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
@@ -173,7 +174,7 @@ grep -qx SECRET-SEEN "$KMI_TMP/secret.err" || fail_later "the RUN step did not r
 grep -qx HOST-READONLY "$KMI_TMP/secret.err" || fail_later "/host/lib/modules not read-only (or not there)"
 grep -qx marker "$KMI_TMP/secret.err" || fail_later "/host/lib/modules is not --host-modules"
 # no depmod in this Dockerfile: a warning that names the fix, not an error
-grep -q "WARNING: /opt/lib/modules/$KVER has no modules.dep.*RUN depmod -b /opt \${KERNEL_FULL_VERSION}" \
+grep -q "WARNING: /opt/lib/modules/$KVER: modules.dep is missing.*RUN depmod -b /opt \${KERNEL_FULL_VERSION}" \
 	"$KMI_TMP/secret.err" || fail_later "no warning about the missing depmod output: $(grep WARN "$KMI_TMP/secret.err")"
 unpack "oci:$KMODIMG_STORE:kmod/secret:$KVER" secret
 # (the Dockerfile's text is in the config's history: look for the secret's own token)
@@ -217,9 +218,37 @@ want="$KVER|$KVER|args-out|ns1|second|two"
 [[ $(cat "$KMI_TMP/args/rootfs/opt/args.txt") == "$want" ]] ||
 	fail_later "build args seen in the build: $(cat "$KMI_TMP/args/rootfs/opt/args.txt"), want $want"
 # empty index files: stale, and the warning says what the built-in depmod wanted
-grep -q "WARNING: /opt/lib/modules/$KVER/modules.dep is stale.*missing .kmodimg_.*RUN depmod -b /opt" \
+grep -q "WARNING: /opt/lib/modules/$KVER: modules.dep is stale.*depmod computes .kmodimg_.*RUN depmod -b /opt" \
 	"$KMI_TMP/args.err" || fail_later "no stale-depmod warning: $(grep WARN "$KMI_TMP/args.err")"
 ok "build args: $want"
+
+step "KMM's in-tree link (host -> /host/lib/modules/KVER): the check follows it into --host-modules"
+kmi_extract_modules "$KMI_TMP/tree" vfat fat
+c=$KMI_TMP/link
+s=$c/stage/lib/modules/$KVER
+mkdir -p "$s"
+cp "$(find "$KMI_TMP/tree/lib/modules/$KVER" -name vfat.ko)" "$s/"
+# kmod's depmod (the oracle) through the link, which then points where KMM's recipe points it
+ln -s "$KMI_TMP/tree/lib/modules/$KVER" "$s/host"
+depmod -b "$c/stage" "$KVER"
+ln -sfn "/host/lib/modules/$KVER" "$s/host"
+printf 'FROM %s/base/busybox:latest\nARG KERNEL_FULL_VERSION\nCOPY stage/lib/modules/%s/ /opt/lib/modules/${KERNEL_FULL_VERSION}/\n' \
+	"$REG" "$KVER" >"$c/Dockerfile"
+kmi_run link "$KMODIMG" build --quiet --dockerfile "$c/Dockerfile" --kernel "$KVER" --base-insecure \
+	--host-modules "$KMI_TMP/tree/lib/modules" -t "oci:$KMI_TMP/link-out:v1"
+((KMI_RC == 0)) || { tail -20 "$KMI_TMP/link.err"; fail "link build exited $KMI_RC"; }
+grep -qx "vfat.ko: host/kernel/fs/fat/fat.ko" "$s/modules.dep" || fail "kmod's depmod did not follow the link: $(cat "$s/modules.dep")"
+grep -q "WARNING" "$KMI_TMP/link.err" && fail_later "warnings for kmod's depmod output through the link: $(grep WARNING "$KMI_TMP/link.err")"
+unpack "oci:$KMI_TMP/link-out:v1" link
+[[ $(readlink "$KMI_TMP/link/rootfs/opt/lib/modules/$KVER/host") == "/host/lib/modules/$KVER" ]] ||
+	fail_later "the link did not survive COPY: $(ls -l "$KMI_TMP/link/rootfs/opt/lib/modules/$KVER")"
+# the same image checked against a tree without fat: the check's depmod sees what the link reaches
+kmi_run link2 "$KMODIMG" build --quiet --dockerfile "$c/Dockerfile" --kernel "$KVER" --base-insecure \
+	--host-modules "$KMI_TMP/hostmods" -t "oci:$KMI_TMP/link-out:v2"
+((KMI_RC == 0)) || fail_later "link build against another tree: exit $KMI_RC"
+grep -q "WARNING: /opt/lib/modules/$KVER: modules.dep is stale.*vfat.ko.s line differs" "$KMI_TMP/link2.err" ||
+	fail_later "no stale warning against a tree without fat: $(grep WARNING "$KMI_TMP/link2.err")"
+ok "the in-tree link leads to --host-modules for the check, as for kmod's depmod"
 
 step "a failing RUN: exit 1 naming the step, no image, nothing left"
 c=$KMI_TMP/failing
@@ -239,6 +268,30 @@ skopeo inspect --tls-verify=false "docker://$REG/kmod/failing:$KVER" >/dev/null 
 left=$(scratch_left)
 [[ -z $left ]] || fail_later "scratch files left after a failed build: $left"
 
+step "SIGTERM while buildah runs: passed on to it, exit 1, nothing stored or left"
+c=$KMI_TMP/term
+busy_ctx "$c"
+printf 'FROM %s/base/busybox:latest\nCOPY mods/ /opt/lib/modules/%s/\nRUN echo SLEEPING && sleep 30\n' \
+	"$REG" "$KVER" >"$c/Dockerfile"
+"$KMODIMG" build --dockerfile "$c/Dockerfile" --kernel "$KVER" --base-insecure -t kmod/term:v1 \
+	>"$KMI_TMP/term.out" 2>"$KMI_TMP/term.err" &
+pid=$!
+for ((i = 0; i < 300; i++)); do
+	grep -qx SLEEPING "$KMI_TMP/term.err" && break
+	sleep 0.2
+done
+grep -qx SLEEPING "$KMI_TMP/term.err" || fail_later "the RUN step did not start: $(tail -3 "$KMI_TMP/term.err")"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+((rc == 1)) || fail_later "SIGTERM during the build: exit $rc, want 1"
+grep -q "kmodimg build: error: interrupted by signal 15 during the build" "$KMI_TMP/term.err" ||
+	fail_later "SIGTERM not reported: $(tail -2 "$KMI_TMP/term.err")"
+grep -q "kmod/term" < <("$KMODIMG" images) && fail_later "an interrupted build was stored"
+left=$(scratch_left)
+[[ -z $left ]] || fail_later "scratch files left after SIGTERM: $left"
+ok "SIGTERM: buildah stopped, exit 1, nothing stored or left"
+
 step "no modules (and modules for another kernel): error, nothing stored"
 c=$KMI_TMP/nomods
 busy_ctx "$c"
@@ -252,13 +305,13 @@ EOF
 kmi_run nomods "$KMODIMG" build --quiet --dockerfile "$c/Dockerfile" --kernel "$KVER" --base-insecure \
 	-t "kmod/nomods:v1"
 ((KMI_RC == 1)) || fail_later "no modules: exit $KMI_RC, want 1"
-grep -q "error: the image has no module .* in /opt/lib/modules/$KVER/" "$KMI_TMP/nomods.err" ||
+grep -q "error: no module (.*) in /opt/lib/modules/$KVER;.* the Dockerfile must copy" "$KMI_TMP/nomods.err" ||
 	fail_later "no-module error: $(tail -2 "$KMI_TMP/nomods.err")"
 grep -q "STEP" "$KMI_TMP/nomods.err" && fail_later "--quiet showed buildah's output of a good build"
 printf 'FROM %s/base/busybox:latest\nCOPY mods/ /opt/lib/modules/0.0.0-other/\n' "$REG" >"$c/Dockerfile.other"
 kmi_run nomods2 "$KMODIMG" build --quiet --dockerfile "$c/Dockerfile.other" --kernel 9.9.9 --base-insecure \
 	-t "kmod/nomods:v1"
-grep -q "has no directory /opt/lib/modules/9.9.9 .*holds 0.0.0-other" "$KMI_TMP/nomods2.err" ||
+grep -q "no module directory /opt/lib/modules/9.9.9 in the image; .*other kernels: 0.0.0-other" "$KMI_TMP/nomods2.err" ||
 	fail_later "wrong-kernel error: $(tail -2 "$KMI_TMP/nomods2.err")"
 grep -q nomods < <("$KMODIMG" images) && fail_later "an image without modules was stored"
 left=$(scratch_left)

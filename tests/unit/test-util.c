@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "check.h"
 #include "util/buf.h"
-#include "util/spawn.h"
 #include "util/strmap.h"
-
-#include <errno.h>
 
 /* Values computed with kmod's own shared/hash.c: the order of depmod's outputs hangs on them. */
 static void test_superfast(void)
@@ -63,40 +60,10 @@ static void test_buf(void)
 	kmi_buf_free(&b);
 }
 
-static void test_spawn(void)
-{
-	struct kmi_buf b = { 0 };
-
-	/* stdin in, stdout out, exit status back */
-	CHECK(kmi_spawn_capture((const char *const[]){ "cat", NULL }, "hello", 5, 100, 10000, &b) == 0);
-	CHECK(b.len == 5 && memcmp(b.data, "hello", 5) == 0);
-	b.len = 0;
-	CHECK(kmi_spawn_capture((const char *const[]){ "sh", "-c", "echo no; exit 3", NULL }, NULL, 0,
-				100, 10000, &b) == 3);
-	CHECK(b.len == 3);
-	/* a child that ignores a large stdin neither blocks nor kills us */
-	{
-		static char big[1 << 20];
-		memset(big, 'x', sizeof(big));
-		CHECK(kmi_spawn_capture((const char *const[]){ "true", NULL }, big, sizeof(big), 100,
-					10000, &b) == 0);
-	}
-	CHECK(kmi_spawn_capture((const char *const[]){ "kmodimg-no-such-program", NULL }, NULL, 0,
-				100, 10000, &b) == -ENOENT);
-	CHECK(kmi_spawn_capture((const char *const[]){ "sh", "-c", "yes", NULL }, NULL, 0, 1000, 10000,
-				&b) == -EFBIG);
-	CHECK(kmi_spawn_capture((const char *const[]){ "sleep", "10", NULL }, NULL, 0, 100, 100, &b) ==
-	      -ETIMEDOUT);
-	CHECK(kmi_spawn_capture((const char *const[]){ "sh", "-c", "kill -9 $$", NULL }, NULL, 0, 100,
-				10000, &b) == -EINTR);
-	kmi_buf_free(&b);
-}
-
 int main(void)
 {
 	RUN(test_superfast);
 	RUN(test_strmap);
 	RUN(test_buf);
-	RUN(test_spawn);
 	CHECK_EXIT();
 }
