@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -71,16 +72,59 @@ static bool digest_ok(const char *d)
 	       strspn(d + 7, "0123456789abcdef") == 64;
 }
 
+static bool is_tree(const char *dir)
+{
+	struct stat st;
+
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The tree extracted before for what a layout or store reference names,
+ * found without reading the manifest: a tree is named by its manifest's
+ * digest and was checked against it when extracted, so the name is enough.
+ * The layout must still name that digest and hold its blob.  A registry's
+ * word for a digest is not taken without the content (the full path then).
+ */
+static int reuse_local(struct kmi_endpoint *ep, const char *state_dir, char **root,
+		       char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
+{
+	char d[KMI_DIGEST_LEN];
+	_cleanup_free_ char *dir = NULL;
+	struct kmi_error *ignored = NULL;
+	int r;
+
+	if (ep->layout == NULL || kmi_endpoint_exists(ep, d, &ignored) != 1 || !digest_ok(d) ||
+	    !kmi_layout_has_blob(ep->layout, d)) {
+		kmi_error_free(&ignored); /* the full path says it properly */
+		return 0;
+	}
+	dir = digest_dir(state_dir, d);
+	if (!is_tree(dir))
+		return 0;
+	if ((r = take_lock(state_dir, lockfd, err)) < 0)
+		return r;
+	if (!is_tree(dir)) { /* removed meanwhile */
+		kmi_state_release(lockfd);
+		return 0;
+	}
+	kmi_info("image %s already extracted in `%s`\n", d, dir);
+	memcpy(digest, d, KMI_DIGEST_LEN);
+	*root = TAKE_PTR(dir);
+	return 1;
+}
+
 int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root,
 		     char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
 {
 	struct kmi_manifest_data md = { 0 };
 	_cleanup_free_ char *dir = NULL;
-	struct stat st;
 	int r;
 
 	*root = NULL;
 	*lockfd = -1;
+	if ((r = reuse_local(ep, state_dir, root, digest, lockfd, err)) != 0)
+		return r < 0 ? r : 0;
 	if ((r = kmi_endpoint_get_manifest(ep, NULL, &md, err)) < 0 ||
 	    (r = kmi_select_platform(ep, &md, err)) < 0)
 		goto out;
@@ -91,7 +135,7 @@ int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root
 	if ((r = take_lock(state_dir, lockfd, err)) < 0)
 		goto out;
 	dir = digest_dir(state_dir, md.digest);
-	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (is_tree(dir)) {
 		kmi_info("image %s already extracted in `%s`\n", md.digest, dir);
 	} else if ((r = kmi_extract_manifest(ep, &md, dir, NULL, err)) < 0) {
 		kmi_error_wrap(err, "extracting the image into `%s`", dir);
@@ -105,13 +149,44 @@ out:
 	return r;
 }
 
-/* <state_dir>/.refs/<sha256 of the reference text>: the tree's directory name. */
+/*
+ * <state_dir>/.refs/<the reference text>: the tree's directory name.  The
+ * text names the record itself, %XX-escaped (bytes other than [A-Za-z0-9._:@=+,-]
+ * and a leading dot), not its SHA-256: initialising OpenSSL for that costs
+ * more than the rest of a dry run.  A name longer than NAME_MAX is
+ * "%sha256-<hash>" instead (no escaped name has "%s").
+ */
+static bool kept_in_name(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("_:@=+,-", c) != NULL) || (c == '.' && !first);
+}
+
 static char *ref_record(const char *state_dir, const char *ref)
 {
+	static const char hex[] = "0123456789ABCDEF";
+	struct kmi_buf b = { 0 };
 	char d[KMI_DIGEST_LEN];
+	size_t start;
 
-	kmi_sha256_digest(ref, strlen(ref), d);
-	return xasprintf("%s/.refs/%s", state_dir, d + strlen("sha256:"));
+	kmi_buf_printf(&b, "%s/.refs/", state_dir);
+	start = b.len;
+	for (const char *c = ref; *c; c++) {
+		if (kept_in_name(*c, c == ref)) {
+			kmi_buf_putc(&b, *c);
+		} else {
+			kmi_buf_putc(&b, '%');
+			kmi_buf_putc(&b, hex[(unsigned char)*c >> 4]);
+			kmi_buf_putc(&b, hex[(unsigned char)*c & 15]);
+		}
+	}
+	if (b.len - start > NAME_MAX) {
+		b.len = start;
+		kmi_sha256_digest(ref, strlen(ref), d);
+		kmi_buf_printf(&b, "%%sha256-%s", d + strlen("sha256:"));
+	}
+	kmi_buf_putc(&b, '\0');
+	return b.data;
 }
 
 static void remember_ref(const char *state_dir, const char *ref, const char *root)
