@@ -26,14 +26,19 @@
 static int take_lock(const char *state_dir, int *lockfd, struct kmi_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/.lock", state_dir);
-	int r = kmi_mkdir_p(state_dir, 0755);
+	int r;
 
-	if (r < 0)
-		return -r == EACCES || -r == EROFS
-			       ? kmi_error_set(err, KMI_EUSAGE, "creating the state directory `%s`: %s",
-					       state_dir, strerror(-r))
-			       : kmi_error_set(err, -r, "creating the state directory `%s`", state_dir);
 	*lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*lockfd < 0 && errno == ENOENT) { /* the first run: no state directory yet */
+		if ((r = kmi_mkdir_p(state_dir, 0755)) < 0)
+			return -r == EACCES || -r == EROFS
+				       ? kmi_error_set(err, KMI_EUSAGE,
+						       "creating the state directory `%s`: %s", state_dir,
+						       strerror(-r))
+				       : kmi_error_set(err, -r, "creating the state directory `%s`",
+						       state_dir);
+		*lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (*lockfd < 0)
 		return errno == EACCES
 			       ? kmi_error_set(err, KMI_EUSAGE, "opening `%s`: %s", path, strerror(errno))
@@ -100,11 +105,9 @@ static int reuse_local(struct kmi_endpoint *ep, const char *state_dir, char **ro
 		return 0;
 	}
 	dir = digest_dir(state_dir, d);
-	if (!is_tree(dir))
-		return 0;
 	if ((r = take_lock(state_dir, lockfd, err)) < 0)
 		return r;
-	if (!is_tree(dir)) { /* removed meanwhile */
+	if (!is_tree(dir)) {
 		kmi_state_release(lockfd);
 		return 0;
 	}
@@ -193,7 +196,7 @@ static void remember_ref(const char *state_dir, const char *ref, const char *roo
 {
 	_cleanup_free_ char *path = ref_record(state_dir, ref);
 	_cleanup_free_ char *dir = xasprintf("%s/.refs", state_dir);
-	_cleanup_free_ char *tmp = xasprintf("%s.%d", path, (int)getpid());
+	_cleanup_free_ char *tmp = NULL;
 	const char *name = strrchr(root, '/') + 1;
 	_cleanup_close_ int fd = -1;
 	struct kmi_buf old = { 0 };
@@ -207,6 +210,7 @@ static void remember_ref(const char *state_dir, const char *ref, const char *roo
 		return;
 	if (kmi_mkdir_p(dir, 0755) < 0)
 		return;
+	tmp = xasprintf("%s.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0 || kmi_write_all(fd, name, strlen(name)) < 0 || rename(tmp, path) < 0)
 		unlink(tmp);
