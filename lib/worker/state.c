@@ -192,27 +192,37 @@ static char *ref_record(const char *state_dir, const char *ref)
 	return b.data;
 }
 
+/* The record's content: the tree's directory name, or NULL. */
+static char *read_record(const char *path)
+{
+	char name[256];
+	ssize_t n = readlink(path, name, sizeof(name) - 1);
+
+	if (n <= 0)
+		return NULL;
+	name[n] = '\0';
+	return xstrdup(name);
+}
+
+/*
+ * A record is a symlink whose target is the tree's name, never followed:
+ * reading it is one readlink(), and the usual case (unchanged) writes nothing.
+ */
 static void remember_ref(const char *state_dir, const char *ref, const char *root)
 {
 	_cleanup_free_ char *path = ref_record(state_dir, ref);
-	_cleanup_free_ char *dir = xasprintf("%s/.refs", state_dir);
-	_cleanup_free_ char *tmp = NULL;
+	_cleanup_free_ char *old = read_record(path);
+	_cleanup_free_ char *dir = NULL, *tmp = NULL;
 	const char *name = strrchr(root, '/') + 1;
-	_cleanup_close_ int fd = -1;
-	struct kmi_buf old = { 0 };
-	bool same;
 
-	/* unchanged (the usual case): creating an inode costs more than the rest of a dry run */
-	same = kmi_read_file(path, 256, &old) == 0 && old.len == strlen(name) &&
-	       memcmp(old.data, name, old.len) == 0;
-	kmi_buf_free(&old);
-	if (same)
+	if (old != NULL && streq(old, name))
 		return;
+	dir = xasprintf("%s/.refs", state_dir);
 	if (kmi_mkdir_p(dir, 0755) < 0)
 		return;
 	tmp = xasprintf("%s.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || kmi_write_all(fd, name, strlen(name)) < 0 || rename(tmp, path) < 0)
+	unlink(tmp);
+	if (symlink(name, tmp) < 0 || rename(tmp, path) < 0)
 		unlink(tmp);
 }
 
@@ -220,20 +230,17 @@ static void remember_ref(const char *state_dir, const char *ref, const char *roo
 static char *recalled_ref(const char *state_dir, const char *ref)
 {
 	_cleanup_free_ char *path = ref_record(state_dir, ref);
-	struct kmi_buf b = { 0 };
-	char *root = NULL;
+	_cleanup_free_ char *name = read_record(path);
+	char *root;
 	struct stat st;
 
-	if (kmi_read_file(path, 256, &b) == 0 && b.len > 0 && memchr(b.data, '/', b.len) == NULL &&
-	    b.data[0] != '.') {
-		kmi_buf_putc(&b, '\0');
-		root = xasprintf("%s/%s", state_dir, b.data);
-		if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			free(root);
-			root = NULL;
-		}
+	if (name == NULL || strchr(name, '/') != NULL || name[0] == '.')
+		return NULL;
+	root = xasprintf("%s/%s", state_dir, name);
+	if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		free(root);
+		return NULL;
 	}
-	kmi_buf_free(&b);
 	return root;
 }
 
