@@ -153,8 +153,8 @@ out:
 }
 
 /*
- * <state_dir>/.refs/<the reference text>: the tree's directory name.  The
- * text names the record itself, %XX-escaped (bytes other than [A-Za-z0-9._:@=+,-]
+ * <state_dir>/.refs/<the reference text>: a symlink to the tree's directory
+ * name (see remember_ref).  The text names the record itself, %XX-escaped (bytes other than [A-Za-z0-9._:@=+,-]
  * and a leading dot), not its SHA-256: initialising OpenSSL for that costs
  * more than the rest of a dry run.  A name longer than NAME_MAX is
  * "%sha256-<hash>" instead (no escaped name has "%s").
