@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <stdio.h>
 
+#include "tools/common.h"
 #include "tools/kmm-common.h"
 #include "tools/kmodimg.h"
+#include "util/lazylib.h"
 
 void kmi_kmm_print_diags(const struct kmm_diags *d)
 {
@@ -13,8 +15,12 @@ void kmi_kmm_print_diags(const struct kmm_diags *d)
 int kmi_kmm_read_files(const char *cmd, struct kmm_set *set, char **files, int nfiles,
 		 struct kmm_diags *d)
 {
+	struct kmi_error *err = NULL;
 	bool unreadable = false;
 
+	/* Not a YAML or regexp error in the input: say which package is missing. */
+	if (kmi_yaml_load(&err) < 0 || kmi_pcre2_load(&err) < 0)
+		return kmi_fail(cmd, &err);
 	for (int i = 0; i < nfiles; i++)
 		if (kmm_load_file(set, files[i], d) < 0)
 			unreadable = true;

@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "depmod/modfile.h"
+#include "util/lazylib.h"
 #include "util/xalloc.h"
 
 /* Grows the output in steps; fails past KMI_MODFILE_MAX_SIZE (a bomb). */
@@ -125,6 +126,10 @@ static int ungzip(const unsigned char *in, size_t size, unsigned char **out, siz
 	size_t cap = 0;
 	int r, err = 0;
 
+	if (kmi_zlib_load(NULL) < 0) {
+		*why = "cannot load libz.so.1 (install zlib1g)";
+		return -ELIBACC;
+	}
 	if (inflateInit2(&z, 15 + 16) != Z_OK) {
 		*why = "gzip decoder could not start";
 		return -ENOMEM;

@@ -22,6 +22,7 @@
 
 #include "kmm/kmm.h"
 #include "util/buf.h"
+#include "util/lazylib.h"
 
 #define RE2_MAX_REPEAT 1000
 #define MATCH_LIMIT 1000000
@@ -417,6 +418,10 @@ struct kmm_regex *kmm_regex_compile(const char *pattern, char *errbuf, size_t er
 	PCRE2_SIZE off;
 	int code;
 
+	if (kmi_pcre2_load(NULL) < 0) {
+		snprintf(errbuf, errlen, "cannot load libpcre2-8.so.0 (install libpcre2-8-0)");
+		return NULL;
+	}
 	if (translate(pattern, &pcre, errbuf, errlen) < 0) {
 		kmi_buf_free(&pcre);
 		return NULL;

@@ -4,6 +4,7 @@
 #include <yaml.h>
 
 #include "kmm/yamldoc.h"
+#include "util/lazylib.h"
 #include "util/xalloc.h"
 
 struct frame {
@@ -295,6 +296,10 @@ int kmm_yaml_parse(const char *data, size_t len, struct kmi_arena *a, struct kmm
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (kmi_yaml_load(NULL) < 0) {
+		snprintf(errbuf, errlen, "cannot load libyaml-0.so.2 (install libyaml-0-2)");
+		return -1;
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(errbuf, errlen, "cannot initialise the YAML parser");
 		return -1;

@@ -1180,6 +1180,11 @@ static int apply_layer(struct ex *x, size_t index, const struct kmi_extract_laye
 	a = archive_read_new();
 	if (s.map != NULL && (want == ARCHIVE_FILTER_GZIP || want == COMP_ANY) &&
 	    s.map_size - s.start >= 2 && s.map[s.start] == 0x1f && s.map[s.start + 1] == 0x8b) {
+		if ((r = kmi_deflate_load(err)) < 0 || (r = kmi_zlib_load(err)) < 0) {
+			archive_read_free(a);
+			source_close(&s);
+			return r;
+		}
 		s.gz = xmalloc(sizeof(*s.gz));
 		if ((r = gz_start(s.gz, s.map + s.start, s.map_size - s.start)) < 0) {
 			free(s.gz);

@@ -409,18 +409,23 @@ int kmi_layout_read_blob(struct kmi_layout *l, const char *digest, size_t max, c
 static int load_index(struct kmi_layout *l, json_t **out, struct kmi_error **err)
 {
 	json_error_t jerr;
-	struct stat st;
+	struct kmi_buf text = { 0 };
 	int fd = openat(l->dirfd, "index.json", O_RDONLY | O_CLOEXEC);
 	json_t *j;
+	int r;
 
 	if (fd < 0)
 		return kmi_error_set(err, errno, "reading `%s/index.json`", l->dir);
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > INDEX_MAX) {
-		close(fd);
-		return kmi_error_set(err, KMI_EFORMAT, "`%s/index.json` is too large", l->dir);
-	}
-	j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	/* read whole: json_loadfd() reads one byte per system call */
+	r = kmi_read_fd(fd, INDEX_MAX, &text);
 	close(fd);
+	if (r < 0) {
+		kmi_buf_free(&text);
+		return r == -EFBIG ? kmi_error_set(err, KMI_EFORMAT, "`%s/index.json` is too large", l->dir)
+				   : kmi_error_set(err, -r, "reading `%s/index.json`", l->dir);
+	}
+	j = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &jerr);
+	kmi_buf_free(&text);
 	if (j == NULL)
 		return kmi_error_set(err, KMI_EFORMAT, "`%s/index.json`: %s at line %d column %d",
 				     l->dir, jerr.text, jerr.line, jerr.column);

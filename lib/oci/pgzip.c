@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "oci/pgzip.h"
+#include "util/lazylib.h"
 #include "util/xalloc.h"
 
 #define GZIP_OS_OFFSET 9
@@ -263,11 +264,14 @@ int kmi_pgzip_new(int level, unsigned threads, kmi_pgzip_sink_fn sink, void *sin
 		  struct kmi_pgzip **out, struct kmi_error **err)
 {
 	struct kmi_pgzip *z;
+	int r;
 
 	*out = NULL;
 	if (level < 1 || level > 12)
 		return kmi_error_set(err, EINVAL,
 				     "gzip: compression level %d is not in 1..12", level);
+	if ((r = kmi_deflate_load(err)) < 0)
+		return r;
 	if (threads < 1)
 		threads = 1;
 	if (threads > KMI_PGZIP_MAX_THREADS)

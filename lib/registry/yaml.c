@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "registry/registry-internal.h"
+#include "util/lazylib.h"
 
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_NODES 100000
@@ -85,6 +86,10 @@ json_t *kmi_yaml_to_json(const char *data, size_t len, char *errbuf, size_t errl
 	yaml_document_t doc;
 	json_t *out = NULL;
 
+	if (kmi_yaml_load(NULL) < 0) {
+		snprintf(errbuf, errlen, "cannot load libyaml-0.so.2 (install libyaml-0-2)");
+		return NULL;
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(errbuf, errlen, "cannot initialise the YAML parser");
 		return NULL;

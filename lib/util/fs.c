@@ -77,30 +77,32 @@ char *kmi_tmp_template(const char *name)
 	return xasprintf("%s/%s.XXXXXX", dir, name);
 }
 
-int kmi_read_file(const char *path, size_t max, struct kmi_buf *out)
+int kmi_read_fd(int fd, size_t max, struct kmi_buf *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
 	char chunk[65536];
 	ssize_t n;
-	int err = 0;
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		err = -errno;
-	else if (S_ISDIR(st.st_mode))
-		err = -EISDIR;
-	while (err == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+	/* no fstat(): read() says EISDIR for a directory itself */
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			err = -errno;
-		else if ((size_t)n > max - out->len || out->len > max)
-			err = -EFBIG;
-		else
-			kmi_buf_put(out, chunk, (size_t)n);
+			return -errno;
+		if ((size_t)n > max - out->len || out->len > max)
+			return -EFBIG;
+		kmi_buf_put(out, chunk, (size_t)n);
 	}
+	return 0;
+}
+
+int kmi_read_file(const char *path, size_t max, struct kmi_buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	err = kmi_read_fd(fd, max, out);
 	close(fd);
 	return err;
 }

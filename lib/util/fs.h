@@ -10,6 +10,8 @@ struct kmi_buf;
  * for a directory).  For inputs of bounded size: configs, indexes, lists.
  */
 int kmi_read_file(const char *path, size_t max, struct kmi_buf *out);
+/* The same for an open file, read from its current offset. */
+int kmi_read_fd(int fd, size_t max, struct kmi_buf *out);
 
 /* mkdir -p: returns 0 or -errno. */
 int kmi_mkdir_p(const char *path, unsigned mode);

@@ -11,8 +11,9 @@
  * A shared library opened on first use rather than by the dynamic linker at
  * start: libcurl and libarchive pull in three dozen more libraries, which cost
  * most of the start-up time of commands that never use them (depmod, load
- * --dry-run).  lib/util/dl-curl.c and dl-archive.c define the functions the
- * project calls, under their real names, and forward to the library.
+ * --dry-run); libdeflate, zlib, libyaml and libpcre2 cost a tenth of a dry run.
+ * lib/util/dl-*.c define the functions the project calls, under their real
+ * names, and forward to the library.
  *
  * Each user keeps one of these and a pthread_once_t whose routine calls
  * kmi_lazylib_open() and kmi_lazylib_sym(); after that the fields are read-only.
@@ -33,8 +34,8 @@ void *kmi_lazylib_sym(struct kmi_lazylib *lib, const char *name);
 int kmi_lazylib_error(const struct kmi_lazylib *lib, struct kmi_error **err);
 /*
  * For calls that have no way to report failure to their caller: says the same
- * and exits 2.  Entry points call kmi_curl_load()/kmi_archive_load() first, so
- * this is only a backstop against a crash.
+ * and exits 2.  Entry points call kmi_curl_load(), kmi_archive_load(), ...
+ * first, so this is only a backstop against a crash.
  */
 _noreturn_ void kmi_lazylib_die(const struct kmi_lazylib *lib);
 
@@ -97,6 +98,10 @@ _noreturn_ void kmi_lazylib_die(const struct kmi_lazylib *lib);
 	}                                                                                \
 	FUNCS(KMI_LAZY_FORWARD, KMI_LAZY_VFORWARD)
 
-/* Opens libcurl / libarchive now; the first call of any of their functions would, too. */
+/* Opens the library now; the first call of any of its functions would, too. */
 int kmi_curl_load(struct kmi_error **err);
 int kmi_archive_load(struct kmi_error **err);
+int kmi_deflate_load(struct kmi_error **err);
+int kmi_zlib_load(struct kmi_error **err);
+int kmi_yaml_load(struct kmi_error **err);
+int kmi_pcre2_load(struct kmi_error **err);

@@ -12,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/xalloc.h"
 #include "worker/modconfig.h"
@@ -229,6 +230,8 @@ static int parse_doc(const char *data, size_t len, const char *name, struct kmi_
 	yaml_node_t *root;
 	int r = 0;
 
+	if ((r = kmi_yaml_load(err)) < 0)
+		return r;
 	if (!yaml_parser_initialize(&y))
 		return kmi_error_set(err, ENOMEM, "%s: initialising the YAML parser", name);
 	yaml_parser_set_input_string(&y, (const unsigned char *)data, len);

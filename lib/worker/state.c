@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -25,14 +26,19 @@
 static int take_lock(const char *state_dir, int *lockfd, struct kmi_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/.lock", state_dir);
-	int r = kmi_mkdir_p(state_dir, 0755);
+	int r;
 
-	if (r < 0)
-		return -r == EACCES || -r == EROFS
-			       ? kmi_error_set(err, KMI_EUSAGE, "creating the state directory `%s`: %s",
-					       state_dir, strerror(-r))
-			       : kmi_error_set(err, -r, "creating the state directory `%s`", state_dir);
 	*lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*lockfd < 0 && errno == ENOENT) { /* the first run: no state directory yet */
+		if ((r = kmi_mkdir_p(state_dir, 0755)) < 0)
+			return -r == EACCES || -r == EROFS
+				       ? kmi_error_set(err, KMI_EUSAGE,
+						       "creating the state directory `%s`: %s", state_dir,
+						       strerror(-r))
+				       : kmi_error_set(err, -r, "creating the state directory `%s`",
+						       state_dir);
+		*lockfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (*lockfd < 0)
 		return errno == EACCES
 			       ? kmi_error_set(err, KMI_EUSAGE, "opening `%s`: %s", path, strerror(errno))
@@ -71,16 +77,57 @@ static bool digest_ok(const char *d)
 	       strspn(d + 7, "0123456789abcdef") == 64;
 }
 
+static bool is_tree(const char *dir)
+{
+	struct stat st;
+
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The tree extracted before for what a layout or store reference names,
+ * found without reading the manifest: a tree is named by its manifest's
+ * digest and was checked against it when extracted, so the name is enough.
+ * The layout must still name that digest and hold its blob.  A registry's
+ * word for a digest is not taken without the content (the full path then).
+ */
+static int reuse_local(struct kmi_endpoint *ep, const char *state_dir, char **root,
+		       char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
+{
+	char d[KMI_DIGEST_LEN];
+	_cleanup_free_ char *dir = NULL;
+	struct kmi_error *ignored = NULL;
+	int r;
+
+	if (ep->layout == NULL || kmi_endpoint_exists(ep, d, &ignored) != 1 || !digest_ok(d) ||
+	    !kmi_layout_has_blob(ep->layout, d)) {
+		kmi_error_free(&ignored); /* the full path says it properly */
+		return 0;
+	}
+	dir = digest_dir(state_dir, d);
+	if ((r = take_lock(state_dir, lockfd, err)) < 0)
+		return r;
+	if (!is_tree(dir)) {
+		kmi_state_release(lockfd);
+		return 0;
+	}
+	kmi_info("image %s already extracted in `%s`\n", d, dir);
+	memcpy(digest, d, KMI_DIGEST_LEN);
+	*root = TAKE_PTR(dir);
+	return 1;
+}
+
 int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root,
 		     char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
 {
 	struct kmi_manifest_data md = { 0 };
 	_cleanup_free_ char *dir = NULL;
-	struct stat st;
 	int r;
 
 	*root = NULL;
 	*lockfd = -1;
+	if ((r = reuse_local(ep, state_dir, root, digest, lockfd, err)) != 0)
+		return r < 0 ? r : 0;
 	if ((r = kmi_endpoint_get_manifest(ep, NULL, &md, err)) < 0 ||
 	    (r = kmi_select_platform(ep, &md, err)) < 0)
 		goto out;
@@ -91,7 +138,7 @@ int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root
 	if ((r = take_lock(state_dir, lockfd, err)) < 0)
 		goto out;
 	dir = digest_dir(state_dir, md.digest);
-	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (is_tree(dir)) {
 		kmi_info("image %s already extracted in `%s`\n", md.digest, dir);
 	} else if ((r = kmi_extract_manifest(ep, &md, dir, NULL, err)) < 0) {
 		kmi_error_wrap(err, "extracting the image into `%s`", dir);
@@ -105,35 +152,77 @@ out:
 	return r;
 }
 
-/* <state_dir>/.refs/<sha256 of the reference text>: the tree's directory name. */
-static char *ref_record(const char *state_dir, const char *ref)
+/*
+ * <state_dir>/.refs/<the reference text>: a symlink to the tree's directory
+ * name (see remember_ref).  The text names the record itself, %XX-escaped (bytes other than [A-Za-z0-9._:@=+,-]
+ * and a leading dot), not its SHA-256: initialising OpenSSL for that costs
+ * more than the rest of a dry run.  A name longer than NAME_MAX is
+ * "%sha256-<hash>" instead (no escaped name has "%s").
+ */
+static bool kept_in_name(char c, bool first)
 {
-	char d[KMI_DIGEST_LEN];
-
-	kmi_sha256_digest(ref, strlen(ref), d);
-	return xasprintf("%s/.refs/%s", state_dir, d + strlen("sha256:"));
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("_:@=+,-", c) != NULL) || (c == '.' && !first);
 }
 
+static char *ref_record(const char *state_dir, const char *ref)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct kmi_buf b = { 0 };
+	char d[KMI_DIGEST_LEN];
+	size_t start;
+
+	kmi_buf_printf(&b, "%s/.refs/", state_dir);
+	start = b.len;
+	for (const char *c = ref; *c; c++) {
+		if (kept_in_name(*c, c == ref)) {
+			kmi_buf_putc(&b, *c);
+		} else {
+			kmi_buf_putc(&b, '%');
+			kmi_buf_putc(&b, hex[(unsigned char)*c >> 4]);
+			kmi_buf_putc(&b, hex[(unsigned char)*c & 15]);
+		}
+	}
+	if (b.len - start > NAME_MAX) {
+		b.len = start;
+		kmi_sha256_digest(ref, strlen(ref), d);
+		kmi_buf_printf(&b, "%%sha256-%s", d + strlen("sha256:"));
+	}
+	kmi_buf_putc(&b, '\0');
+	return b.data;
+}
+
+/* The record's content: the tree's directory name, or NULL. */
+static char *read_record(const char *path)
+{
+	char name[256];
+	ssize_t n = readlink(path, name, sizeof(name) - 1);
+
+	if (n <= 0)
+		return NULL;
+	name[n] = '\0';
+	return xstrdup(name);
+}
+
+/*
+ * A record is a symlink whose target is the tree's name, never followed:
+ * reading it is one readlink(), and the usual case (unchanged) writes nothing.
+ */
 static void remember_ref(const char *state_dir, const char *ref, const char *root)
 {
 	_cleanup_free_ char *path = ref_record(state_dir, ref);
-	_cleanup_free_ char *dir = xasprintf("%s/.refs", state_dir);
-	_cleanup_free_ char *tmp = xasprintf("%s.%d", path, (int)getpid());
+	_cleanup_free_ char *old = read_record(path);
+	_cleanup_free_ char *dir = NULL, *tmp = NULL;
 	const char *name = strrchr(root, '/') + 1;
-	_cleanup_close_ int fd = -1;
-	struct kmi_buf old = { 0 };
-	bool same;
 
-	/* unchanged (the usual case): creating an inode costs more than the rest of a dry run */
-	same = kmi_read_file(path, 256, &old) == 0 && old.len == strlen(name) &&
-	       memcmp(old.data, name, old.len) == 0;
-	kmi_buf_free(&old);
-	if (same)
+	if (old != NULL && streq(old, name))
 		return;
+	dir = xasprintf("%s/.refs", state_dir);
 	if (kmi_mkdir_p(dir, 0755) < 0)
 		return;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || kmi_write_all(fd, name, strlen(name)) < 0 || rename(tmp, path) < 0)
+	tmp = xasprintf("%s.%d", path, (int)getpid());
+	unlink(tmp);
+	if (symlink(name, tmp) < 0 || rename(tmp, path) < 0)
 		unlink(tmp);
 }
 
@@ -141,20 +230,17 @@ static void remember_ref(const char *state_dir, const char *ref, const char *roo
 static char *recalled_ref(const char *state_dir, const char *ref)
 {
 	_cleanup_free_ char *path = ref_record(state_dir, ref);
-	struct kmi_buf b = { 0 };
-	char *root = NULL;
+	_cleanup_free_ char *name = read_record(path);
+	char *root;
 	struct stat st;
 
-	if (kmi_read_file(path, 256, &b) == 0 && b.len > 0 && memchr(b.data, '/', b.len) == NULL &&
-	    b.data[0] != '.') {
-		kmi_buf_putc(&b, '\0');
-		root = xasprintf("%s/%s", state_dir, b.data);
-		if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			free(root);
-			root = NULL;
-		}
+	if (name == NULL || strchr(name, '/') != NULL || name[0] == '.')
+		return NULL;
+	root = xasprintf("%s/%s", state_dir, name);
+	if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		free(root);
+		return NULL;
 	}
-	kmi_buf_free(&b);
 	return root;
 }
 

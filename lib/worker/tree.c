@@ -142,16 +142,14 @@ int kmi_tree_open(const char *root, const char *dir_name, const char *kver,
 	t->kver = kver ? xstrdup(kver) : kmi_running_kernel();
 	t->moddir = xasprintf("%s%s%s/lib/modules/%s", root, dn[0] && dn[0] != '/' ? "/" : "", dn,
 			      t->kver);
-	if (stat(t->moddir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		int r = no_kernel_dir(root, dn, t->kver, err);
-		kmi_tree_close(t);
-		return r;
-	}
 	dep = xasprintf("%s/modules.dep", t->moddir);
 	if (access(dep, R_OK) < 0) {
-		int r = kmi_error_set(err, KMI_EFORMAT,
-				      "`%s` has no modules.dep: the image was built without running depmod",
-				      t->moddir);
+		/* the directory is looked at only to say what is wrong */
+		int r = stat(t->moddir, &st) < 0 || !S_ISDIR(st.st_mode)
+				? no_kernel_dir(root, dn, t->kver, err)
+				: kmi_error_set(err, KMI_EFORMAT,
+						"`%s` has no modules.dep: the image was built without running depmod",
+						t->moddir);
 		kmi_tree_close(t);
 		return r;
 	}

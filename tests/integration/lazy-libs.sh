@@ -1,10 +1,11 @@
 #!/bin/bash
-# libcurl and libarchive are opened on first use (lib/util/dl-*.c), not by
-# the dynamic linker: the binary does not list them (ldd), commands that
-# need neither work without them (build too, unless a name needs a pax
-# header), and the ones that need them say which
-# package is missing and exit 2, leaving nothing behind. "Without them": a
-# user+mount namespace with /dev/null bound over both libraries' files.
+# libcurl, libarchive, libdeflate, zlib, libyaml and libpcre2 are opened on
+# first use (lib/util/dl-*.c), not by the dynamic linker: the binary does not
+# list them (ldd), commands that need none of them work without them (build
+# needs no libarchive unless a name needs a pax header), and the ones that
+# need one say which package is missing and exit 2, leaving nothing behind.
+# "Without": a user+mount namespace with /dev/null bound over the libraries'
+# files.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
@@ -13,25 +14,31 @@ kmi_need_cmds ldd ldconfig unshare mount
 # The files the loader finds for the sonames kmodimg dlopen()s.
 lib_file() {
 	local f
-	f=$(ldconfig -p | awk -v so="$1" '$1 == so && /x86-64/ {print $NF; exit}')
+	f=$(ldconfig -p | awk -v so="$1" '$1 == so && /x86-64/ && !found {print $NF; found = 1}')
 	[[ -n $f ]] || fail "ldconfig does not know $1"
 	readlink -f "$f"
 }
 curl_so=$(lib_file libcurl.so.4)
 archive_so=$(lib_file libarchive.so.13)
+small_sos=()
+for so in libdeflate.so.0 libz.so.1 libyaml-0.so.2 libpcre2-8.so.0; do
+	small_sos+=("$(lib_file "$so")")
+done
 unshare -rm true 2>/dev/null || skip "cannot create a user+mount namespace here"
-# without CMD...: run CMD with both libraries unloadable.
-without() {
+# hide FILE... -- CMD...: run CMD with the library files unloadable.
+hide() {
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	unshare -rm sh -c 'mount --bind /dev/null "$1" && mount --bind /dev/null "$2" && shift 2 && exec "$@"' \
-		sh "$curl_so" "$archive_so" "$@"
+	unshare -rm sh -c 'while [ "$1" != -- ]; do mount --bind /dev/null "$1" || exit 99; shift; done
+		shift; exec "$@"' sh "$@"
 }
+without() { hide "$curl_so" "$archive_so" -- "$@"; }
+without_any() { hide "$curl_so" "$archive_so" "${small_sos[@]}" -- "$@"; }
 
 step "not linked"
-if ldd "$KMODIMG" | grep -E 'libcurl|libarchive|libxml2|libicu|libkrb5|libldap|libssh'; then
-	fail_later "ldd lists libcurl, libarchive or one of their dependencies"
+if ldd "$KMODIMG" | grep -E 'libcurl|libarchive|libxml2|libicu|libkrb5|libldap|libssh|libdeflate|libz\.|libyaml|libpcre2'; then
+	fail_later "ldd lists a library opened on first use, or one of its dependencies"
 else
-	ok "ldd lists neither libcurl nor libarchive"
+	ok "ldd lists none of libcurl, libarchive, libdeflate, zlib, libyaml, libpcre2"
 fi
 
 ex=$KMI_TMP/ex
@@ -45,9 +52,9 @@ kmi_run first load
 ((KMI_RC == 0)) || fail "load --dry-run: rc $KMI_RC: $(cat "$KMI_TMP/first.err")"
 
 step "commands that need neither library"
-kmi_run version without "$KMODIMG" --version
+kmi_run version without_any "$KMODIMG" --version
 if ((KMI_RC == 0)); then ok "--version without the libraries"; else fail_later "--version: rc $KMI_RC"; fi
-kmi_run again without "$KMODIMG" load --state-dir "$st" --kernel "$KVER" "$img" kmodimg_b --dry-run
+kmi_run again without_any "$KMODIMG" load --state-dir "$st" --kernel "$KVER" "$img" kmodimg_b --dry-run
 if ((KMI_RC == 0)) && cmp -s "$KMI_TMP/first.out" "$KMI_TMP/again.out"; then
 	ok "load --dry-run from the state dir without the libraries"
 else
@@ -55,7 +62,7 @@ else
 fi
 mkdir -p "$KMI_TMP/tree/lib/modules/$KVER"
 cp "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko" "$KMI_TMP/tree/lib/modules/$KVER/"
-kmi_run depmod without "$KMODIMG" depmod -b "$KMI_TMP/tree" "$KVER"
+kmi_run depmod without_any "$KMODIMG" depmod -b "$KMI_TMP/tree" "$KVER"
 if ((KMI_RC == 0)); then
 	ok "depmod without the libraries"
 else
@@ -97,4 +104,25 @@ kmi_run inspect without "$KMODIMG" inspect "$img"
 must_name inspect libarchive.so.13 libarchive13
 kmi_run exists without "$KMODIMG" exists docker://127.0.0.1:1/none:v1
 must_name exists libcurl.so.4 libcurl4
+
+# hide_one SONAME -- CMD...: run CMD with that one library unloadable.
+hide_one() {
+	local so=$1
+	shift 2
+	hide "$(lib_file "$so")" -- "$@"
+}
+kmi_run gz-extract hide_one libdeflate.so.0 -- "$KMODIMG" extract "$img" "$KMI_TMP/x2"
+must_name gz-extract libdeflate.so.0 libdeflate0
+[[ ! -e $KMI_TMP/x2 ]] || fail_later "extract left $KMI_TMP/x2 behind"
+kmi_run gz-build hide_one libdeflate.so.0 -- "$KMODIMG" build --quiet --kernel "$KVER" \
+	-t "oci:$KMI_TMP/img3:v1" "$ex/kmodimg_a.ko"
+must_name gz-build libdeflate.so.0 libdeflate0
+plan_in=$KMODIMG_SRC/tests/integration/data/kmm/plan/lint.yaml
+kmi_run yaml-plan hide_one libyaml-0.so.2 -- "$KMODIMG" plan "$plan_in" -k "$KVER"
+must_name yaml-plan libyaml-0.so.2 libyaml-0-2
+kmi_run pcre2-plan hide_one libpcre2-8.so.0 -- "$KMODIMG" plan "$plan_in" -k "$KVER"
+must_name pcre2-plan libpcre2-8.so.0 libpcre2-8-0
+printf 'kernelVersion: %s\n' "$KVER" >"$KMI_TMP/modconfig.yaml"
+kmi_run yaml-worker hide_one libyaml-0.so.2 -- "$KMODIMG" worker kmod load "$KMI_TMP/modconfig.yaml"
+must_name yaml-worker libyaml-0.so.2 libyaml-0-2
 pass

@@ -156,15 +156,27 @@ kmi_run unl2 unload "$img" kmodimg_b --order kmodimg_b,kmodimg_a --dry-run
 ((KMI_RC == 0)) || fail_later "unload --order --dry-run: rc $KMI_RC $(cat "$KMI_TMP/unl2.err")"
 
 # The image is gone (layout deleted): unload uses the tree load extracted.
-cp -a "$KMI_TMP/img" "$KMI_TMP/img-gone"
-kmi_run gone1 load "oci:$KMI_TMP/img-gone:v1" kmodimg_b --dry-run
-rm -rf "$KMI_TMP/img-gone"
-kmi_run gone2 unload "oci:$KMI_TMP/img-gone:v1" kmodimg_b --dry-run
-((KMI_RC == 0)) && grep -q "using the tree" "$KMI_TMP/gone2.err" ||
-	fail_later "unload of a deleted image: rc $KMI_RC $(cat "$KMI_TMP/gone2.err")"
-kmi_run gone3 load "oci:$KMI_TMP/img-gone:v1" kmodimg_b --dry-run
-((KMI_RC != 0)) || fail_later "load of a deleted image must fail (only unload falls back)"
+# Also for a reference too long to name its record in the state dir as is.
+long=$KMI_TMP/$(printf 'l%.0s' {1..120})/$(printf 'o%.0s' {1..120})
+for gone in "$KMI_TMP/img-gone" "$long/img-gone"; do
+	mkdir -p "${gone%/*}"
+	cp -a "$KMI_TMP/img" "$gone"
+	kmi_run gone1 load "oci:$gone:v1" kmodimg_b --dry-run
+	rm -rf "$gone"
+	kmi_run gone2 unload "oci:$gone:v1" kmodimg_b --dry-run
+	((KMI_RC == 0)) && grep -q "using the tree" "$KMI_TMP/gone2.err" ||
+		fail_later "unload of a deleted image (${#gone} bytes): rc $KMI_RC $(cat "$KMI_TMP/gone2.err")"
+	kmi_run gone3 load "oci:$gone:v1" kmodimg_b --dry-run
+	((KMI_RC != 0)) || fail_later "load of a deleted image must fail (only unload falls back)"
+done
 ok "unload of an image that is gone falls back to its extracted tree; load does not"
+
+# The tree is reused without reading the manifest again, but only while the
+# layout still names the digest and holds the manifest's blob.
+cp -a "$KMI_TMP/img" "$KMI_TMP/img-noblob"
+rm "$KMI_TMP/img-noblob/blobs/sha256/${digest#sha256:}"
+expect_error noblob 1 "${digest}" -- load "oci:$KMI_TMP/img-noblob:v1" kmodimg_b --dry-run
+rm -rf "$KMI_TMP/img-noblob"
 
 # In-tree removal looks at the node's tree only: a name it lacks is skipped.
 mkdir -p "$KMI_TMP/node/$KVER"
