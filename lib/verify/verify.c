@@ -18,6 +18,8 @@
 #include "verify/verify-internal.h"
 
 #define MODDIR_MAX_DEPTH 16
+/* Where KMM's pods also mount the node's /lib/modules (see kmm-contract.md §5). */
+#define KMM_HOST_ROOT "/host"
 #define MAX_MODULES 65536
 
 static void add_module(struct kmi_vctx *c, const char *path, const char *rel)
@@ -71,7 +73,8 @@ static void find_link(struct kmi_vctx *c)
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if (!streq(de->d_name, "host") && strncmp(target, "/lib/modules/", 13) != 0)
+		if (!streq(de->d_name, "host") && strncmp(target, "/lib/modules/", 13) != 0 &&
+		    strncmp(target, KMM_HOST_ROOT "/lib/modules/", strlen(KMM_HOST_ROOT) + 13) != 0)
 			continue;
 		if (c->link_name == NULL || streq(de->d_name, "host")) {
 			free(c->link_name);
@@ -84,15 +87,22 @@ static void find_link(struct kmi_vctx *c)
 		closedir(d);
 }
 
+/* target is dir, or dir with trailing slashes. */
+static bool same_dir(const char *target, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(target, dir, n) == 0 && target[n + strspn(target + n, "/")] == '\0';
+}
+
 static void check_link(struct kmi_vctx *c)
 {
 	_cleanup_free_ char *want = xasprintf("/lib/modules/%s", c->o->kver);
+	_cleanup_free_ char *kmm = xasprintf(KMM_HOST_ROOT "/lib/modules/%s", c->o->kver);
 	_cleanup_free_ char *ev = NULL, *fix = NULL;
-	size_t len = c->host_target ? strlen(c->host_target) : 0;
 
-	/* "/lib/modules/<kver>/" leads there too */
-	if (c->host_target == NULL || (strncmp(c->host_target, want, strlen(want)) == 0 &&
-				       strspn(c->host_target + strlen(want), "/") == len - strlen(want)))
+	/* KMM's recipe links to /host/lib/modules/<kver>: its worker pod mounts the node's tree there too */
+	if (c->host_target == NULL || same_dir(c->host_target, want) || same_dir(c->host_target, kmm))
 		return;
 	ev = xasprintf("%s/%s -> %s", c->rep->moddir, c->link_name, c->host_target);
 	fix = xasprintf("point it at %s (kmodimg build --in-tree-link %s --kernel %s)", want,

@@ -224,6 +224,11 @@ expect link-symvers 0 "0 error(s)" -- "oci:$KMI_TMP/img:link" "${sv[@]}" --kerne
 pushd "$KMI_TMP" >/dev/null
 expect link-relative 0 "0 error(s)" -- "oci:img:link" "${sv[@]}" --kernel-tree "tree/lib/modules/$KVER"
 popd >/dev/null
+# KMM's recipe links to /host/lib/modules/<kver>, where its worker pod mounts the node's tree too
+kmi_run x "$KMODIMG" extract "oci:$KMI_TMP/img:link" "$KMI_TMP/rk"
+ln -sfn "/host/lib/modules/$KVER" "$KMI_TMP/rk/opt/lib/modules/$KVER/host"
+mklayout "$KMI_TMP/rk" "$KMI_TMP/hand" kmmlink
+expect kmm-link 0 "0 error(s)" -- "oci:$KMI_TMP/hand:kmmlink" "${sv[@]}" --kernel-tree "$tree"
 expect nolink 1 "needs in-tree module fat, but the image has no host link" "Unknown symbol fat_fill_super" -- \
 	"oci:$KMI_TMP/img:nolink" --kernel "$KVER" --kernel-tree "$tree"
 # a node's tree with more modules than the build saw: the image's lines still hold
