@@ -76,6 +76,7 @@
 	F(int, archive_write_add_filter_zstd, (struct archive *a), (a))                  \
 	F(int, archive_write_close, (struct archive *a), (a))                            \
 	F(la_ssize_t, archive_write_data, (struct archive *a, const void *p, size_t n), (a, p, n)) \
+	F(int, archive_write_fail, (struct archive *a), (a))                             \
 	F(int, archive_write_header, (struct archive *a, struct archive_entry *e), (a, e)) \
 	F(struct archive *, archive_write_new, (void), ())                               \
 	F(int, archive_write_open,                                                       \

@@ -19,6 +19,17 @@
 
 #define OCTAL11_MAX 077777777777ll
 
+/*
+ * libarchive_header() gives up on each archive after its header (a close
+ * would pad up to 8 GiB of data), and libarchive 3.6 frees a failed
+ * archive without its output buffer: LeakSanitizer's hook, for its frames only.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libarchive.so\n";
+}
+
 static la_ssize_t buf_write(struct archive *a, void *ud, const void *p, size_t n)
 {
 	kmi_buf_put(ud, p, n);
@@ -63,10 +74,9 @@ static void libarchive_header(const struct kmi_ustar_entry *e, struct kmi_buf *o
 	CHECK(archive_write_open(a, out, NULL, buf_write, NULL) == ARCHIVE_OK);
 	entry_to_archive(e, ae);
 	archive_write_header(a, ae);
-	/* only the header is of interest: what the close adds is dropped */
-	size_t keep = out->len;
+	/* only the header is of interest: no close, which would pad up to 8 GiB of data */
+	archive_write_fail(a);
 	archive_write_free(a);
-	out->len = keep;
 	archive_entry_free(ae);
 }
 
