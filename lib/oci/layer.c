@@ -7,7 +7,8 @@
  *                       them, else libarchive, pax restricted; the same bytes
  *                       either way, in 10240-byte records
  *     -> sha256 of the tar (diff_id)
- *     -> pgzip (1 MiB gzip members on N threads) | zstd (N workers) | none
+ *     -> pgzip (1 MiB gzip members, 128 KiB below 4 MiB of content, on N
+ *        threads) | zstd (N workers) | none
  *     -> sha256 of the blob (digest), byte count, write(2) to out_fd
  *
  * What makes the tar reproducible: entries sorted bytewise by path, uid/gid
@@ -48,6 +49,12 @@
 #define GZIP_DEFAULT_LEVEL 6
 #define ZSTD_DEFAULT_LEVEL 3
 #define MAX_THREADS KMI_PGZIP_MAX_THREADS
+/*
+ * A small layer is cut into smaller gzip members, so that more than one CPU
+ * compresses it: chosen by the size of the content, never by the machine.
+ */
+#define SMALL_LAYER (4u << 20)
+#define SMALL_LAYER_BLOCK (128u << 10)
 
 static const char *const media_types[] = {
 	[KMI_COMPRESS_GZIP] = "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -686,9 +693,16 @@ static void ustar_describe(const struct kmi_layer_entry *e, int64_t mtime, uint6
 	};
 }
 
-/* Whether every entry fits plain ustar (a source that cannot be read fails later). */
-static bool ustar_fits_all(const struct kmi_layer_entry **v, size_t n, int64_t mtime)
+/*
+ * Whether every entry fits plain ustar, and the bytes of content (a source
+ * that cannot be read counts 0 here and fails later).
+ */
+static bool ustar_fits_all(const struct kmi_layer_entry **v, size_t n, int64_t mtime,
+			   uint64_t *content)
 {
+	bool fits = true;
+
+	*content = 0;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *name = xmalloc(strlen(v[i]->path) + 2);
 		struct kmi_ustar_entry u;
@@ -697,11 +711,11 @@ static bool ustar_fits_all(const struct kmi_layer_entry **v, size_t n, int64_t m
 
 		if (v[i]->type == KMI_ENTRY_FILE && v[i]->source != NULL)
 			size = stat(v[i]->source, &st) == 0 ? (uint64_t)st.st_size : 0;
+		*content += v[i]->type == KMI_ENTRY_FILE ? size : 0;
 		ustar_describe(v[i], mtime, size, name, &u);
-		if (!kmi_ustar_fits(&u))
-			return false;
+		fits = fits && kmi_ustar_fits(&u);
 	}
-	return true;
+	return fits;
 }
 
 static int ustar_entry(struct layer_writer *w, const struct kmi_layer_entry *e, int64_t mtime,
@@ -755,6 +769,7 @@ int kmi_layer_write(const struct kmi_layer_entry *entries, size_t n,
 								KMI_COMPRESS_GZIP };
 	_cleanup_free_ const struct kmi_layer_entry **v = NULL;
 	_cleanup_(writer_free) struct layer_writer w = { .fd = -1 };
+	uint64_t content;
 	bool ascii, ustar;
 	int r;
 
@@ -769,12 +784,14 @@ int kmi_layer_write(const struct kmi_layer_entry *entries, size_t n,
 	r = sort_entries(entries, n, &v, &ascii, err);
 	if (r < 0)
 		return r;
-	ustar = ustar_fits_all(v, n, opts->mtime);
+	ustar = ustar_fits_all(v, n, opts->mtime, &content);
 	if (!ustar && (r = kmi_archive_load(err)) < 0)
 		return r;
 	r = writer_init(&w, opts, out_fd, err);
 	if (r < 0)
 		return r;
+	if (w.gz != NULL && content < SMALL_LAYER)
+		kmi_pgzip_set_block(w.gz, SMALL_LAYER_BLOCK);
 	if (ustar)
 		r = write_ustar(&w, v, n, opts->mtime, err);
 	else

@@ -64,6 +64,7 @@ struct kmi_pgzip {
 	kmi_pgzip_sink_fn sink;
 	void *sink_ctx;
 	size_t bound; /* worst-case member size of a full block */
+	size_t block; /* input bytes per member, at most KMI_PGZIP_BLOCK */
 
 	struct slot *slots;
 	size_t nslots;
@@ -203,7 +204,7 @@ int kmi_pgzip_write(struct kmi_pgzip *z, const void *data, size_t len,
 				     z->broken ? "failed" : "finished");
 	while (len > 0) {
 		struct slot *s = slot_of(z, z->filled);
-		size_t n = KMI_PGZIP_BLOCK - s->in_len;
+		size_t n = z->block - s->in_len;
 		int r;
 
 		if (s->in == NULL)
@@ -214,7 +215,7 @@ int kmi_pgzip_write(struct kmi_pgzip *z, const void *data, size_t len,
 		s->in_len += n;
 		p += n;
 		len -= n;
-		if (s->in_len == KMI_PGZIP_BLOCK) {
+		if (s->in_len == z->block) {
 			r = submit(z, err);
 			if (r < 0)
 				return r;
@@ -280,6 +281,7 @@ int kmi_pgzip_new(int level, unsigned threads, kmi_pgzip_sink_fn sink, void *sin
 	z = xcalloc(1, sizeof(*z));
 	z->sink = sink;
 	z->sink_ctx = sink_ctx;
+	z->block = KMI_PGZIP_BLOCK;
 	pthread_mutex_init(&z->lock, NULL);
 	pthread_cond_init(&z->queued, NULL);
 	pthread_cond_init(&z->done, NULL);
@@ -304,6 +306,12 @@ int kmi_pgzip_new(int level, unsigned threads, kmi_pgzip_sink_fn sink, void *sin
 	z->slots = xcalloc(z->nslots, sizeof(*z->slots));
 	*out = z;
 	return 0;
+}
+
+void kmi_pgzip_set_block(struct kmi_pgzip *z, size_t block)
+{
+	if (z->filled == 0 && slot_of(z, 0)->in_len == 0 && block > 0 && block <= KMI_PGZIP_BLOCK)
+		z->block = block;
 }
 
 void kmi_pgzip_free(struct kmi_pgzip *z)

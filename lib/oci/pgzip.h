@@ -37,6 +37,12 @@ typedef int (*kmi_pgzip_sink_fn)(void *ctx, const void *data, size_t len,
  */
 int kmi_pgzip_new(int level, unsigned threads, kmi_pgzip_sink_fn sink, void *sink_ctx,
 		  struct kmi_pgzip **out, struct kmi_error **err);
+/*
+ * Members of `block` input bytes instead of KMI_PGZIP_BLOCK (at most that),
+ * before the first write; like the level, it is part of what the output
+ * depends on.
+ */
+void kmi_pgzip_set_block(struct kmi_pgzip *z, size_t block);
 /* Buffers and compresses len bytes; may call the sink. */
 int kmi_pgzip_write(struct kmi_pgzip *z, const void *data, size_t len,
 		    struct kmi_error **err);

@@ -493,6 +493,31 @@ static void test_roundtrip(void)
 	free(big);
 }
 
+/* Below 4 MiB of content: 128 KiB members, the same bytes for 1 or 3 threads. */
+static void test_small_layer_members(void)
+{
+	const size_t size = 700 * 1024;
+	unsigned char *data = xmalloc(size);
+	struct kmi_layer_entry e = { .path = "lib/modules/m.ko", .type = KMI_ENTRY_FILE,
+				     .data = data, .size = size };
+	struct kmi_layer_result r1, r3;
+	struct kmi_error *err = NULL;
+	struct kmi_buf gz = { 0 }, out = { 0 };
+	int members;
+
+	fill_big(data, size);
+	CHECK(make_layer(&e, 1, KMI_COMPRESS_GZIP, 3, &r3, &gz, &err) == 0);
+	CHECK(make_layer(&e, 1, KMI_COMPRESS_GZIP, 1, &r1, &gz, &err) == 0);
+	CHECK_STR(r1.digest, r3.digest);
+	members = gunzip(&gz, &out);
+	CHECK(out.len > size);
+	CHECK(members == (int)((out.len + (128u << 10) - 1) / (128u << 10)));
+	CHECK(err == NULL);
+	kmi_buf_free(&gz);
+	kmi_buf_free(&out);
+	free(data);
+}
+
 /* Several zstd jobs (8 MiB each at level 3): still the same frame for 1, 2 or 8 workers. */
 static void test_zstd_jobs(void)
 {
@@ -813,6 +838,7 @@ int main(void)
 	RUN(test_tar_contents);
 	RUN(test_deterministic);
 	RUN(test_roundtrip);
+	RUN(test_small_layer_members);
 	RUN(test_zstd_jobs);
 	RUN(test_libarchive_reads_blobs);
 	RUN(test_rejects);
