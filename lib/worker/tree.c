@@ -97,6 +97,34 @@ __attribute__((format(printf, 6, 0))) static void kmod_log_fn(void *data, int pr
 }
 
 /*
+ * KMM's recipe links `host` to /host/lib/modules/<kver>: its worker Pod
+ * mounts the node's /lib/modules there as well.  A node without that mount
+ * has the same tree at /lib/modules/<kver>; the link in our extracted copy
+ * is pointed there (replaced by a rename), so that libkmod finds it.
+ */
+#define KMM_HOST_PREFIX "/host"
+
+static bool remap_kmm_link(const char *path, const char *target)
+{
+	const char *node = target + strlen(KMM_HOST_PREFIX);
+	_cleanup_free_ char *tmp = xasprintf("%s.kmodimg-%d", path, (int)getpid());
+	struct stat st;
+
+	if (strncmp(target, KMM_HOST_PREFIX "/lib/modules/", strlen(KMM_HOST_PREFIX) + 13) != 0 ||
+	    stat(node, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	if (symlink(node, tmp) < 0)
+		return false;
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return false;
+	}
+	kmi_info("the image's in-tree link points to `%s` (where KMM's Pods mount the node's "
+		 "modules); this node has them at `%s`: using that\n", target, node);
+	return true;
+}
+
+/*
  * An in-tree link (KMM's `host`) whose target the node lacks: modprobe
  * silently drops the in-tree dependencies then, and the load fails later
  * with "Unknown symbol".  Say it first.
@@ -121,6 +149,8 @@ static void check_links(const char *moddir)
 			continue;
 		n = readlink(p, target, sizeof(target) - 1);
 		target[n < 0 ? 0 : n] = '\0';
+		if (remap_kmm_link(p, target))
+			continue;
 		kmi_warn("the image's in-tree link `%s` points to `%s`, which this node does not "
 			 "have: modules that need in-tree modules will not load\n", de->d_name, target);
 	}

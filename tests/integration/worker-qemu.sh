@@ -14,7 +14,8 @@
 #     --prefix /kmods), and its absence is explained;
 #   - the a/b pair: kmodimg_b loads and uses kmodimg_a's symbol;
 #   - --remove-in-tree crc7 removes the loaded in-tree module first;
-#     kmodimg_c loads with crc8 reached through `host`; --firmware-path
+#     kmodimg_c loads with crc8 reached through `host`, also when `host`
+#     points to /host/lib/modules/$KVER (KMM's recipe); --firmware-path
 #     copies the firmware and sets firmware_class.path (kmodimg_c fails
 #     to load without its firmware, and prints the file's text);
 #   - unload removes the module and its unused dependencies, and the
@@ -119,6 +120,13 @@ for img in magic:"$bad/magic/kmodimg_a.ko" crc:"$bad/crc/kmodimg_a.ko" dep:"$KMI
 		-t "oci:$root/images/bad-${img%%:*}:v1" "${img#*:}"
 	((KMI_RC == 0)) || fail "kmodimg build of bad-${img%%:*}: $(cat "$KMI_TMP/bad-${img%%:*}.err")"
 done
+
+# KMM's recipe: the example image with host -> /host/lib/modules/$KVER.
+kmi_run kx "$KMODIMG" extract "oci:$root/images/kmod:v1" "$KMI_TMP/kmmlink"
+((KMI_RC == 0)) || fail "extract the example image: $(cat "$KMI_TMP/kx.err")"
+ln -sfn "/host/lib/modules/$KVER" "$KMI_TMP/kmmlink/opt/lib/modules/$KVER/host"
+python3 "$KMODIMG_SRC/tests/lib/mklayout.py" "$KMI_TMP/kmmlink" "$root/images/kmmlink" v1 ||
+	fail "the kmmlink layout"
 
 # KMM's dirName other than /opt: kmodimg_a under /kmods.
 kmi_run prefix "$KMODIMG" build --quiet --kernel "$KVER" --prefix /kmods \

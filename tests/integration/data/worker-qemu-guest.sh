@@ -199,6 +199,23 @@ check_dmesg "the kernel missed the symbol" "Unknown symbol kmodimg_a_add"
 check_not_loaded $ALL
 unload_all
 
+# ------------------------------------------------------------- KMM's link
+
+# KMM's recipe links `host` to /host/lib/modules/KVER, where its worker Pod
+# mounts the node's tree; this guest has no /host (kmodimg's own promise).
+if [ "${SHIM:-0}" != 1 ]; then
+	step "an image linked to /host/lib/modules/KVER, on a node without /host"
+	unload_all
+	run km kmodimg load -v oci:/images/kmmlink:v1 kmodimg_c --firmware-path /var/lib/firmware
+	check_rc "load kmodimg_c through host -> /host/lib/modules/$KVER" 0
+	check_loaded crc8 kmodimg_c
+	check_out "the link" km "this node has them at \`/lib/modules/$KVER\`"
+	run kmu kmodimg unload oci:/images/kmmlink:v1 kmodimg_c
+	check_rc "unload it" 0
+	check_not_loaded kmodimg_c crc8
+	unload_all
+fi
+
 # ------------------------------------------------------------- worker kmod
 
 # What KMM's init container does (kmm-contract.md 5.1), into --root
