@@ -10,6 +10,7 @@
 #include "tools/node.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/stop.h"
 #include "util/xalloc.h"
 #include "worker/worker.h"
 
@@ -83,8 +84,10 @@ static int do_load(struct kmi_node_opts *n, const char *root, struct kmi_error *
 		return r;
 	}
 	/* Unknown module names fail here, before anything on the node changes. */
-	if (!n->dry_run)
+	if (!n->dry_run) {
+		kmi_stop_catch();
 		r = kmi_load_check(&t, &lo, err);
+	}
 	if (r == 0 && n->n_remove > 0) {
 		_cleanup_free_ char *host = kmi_node_host_moddir(t.kver);
 		r = kmi_remove_in_tree(host, (const char *const *)n->remove, n->n_remove, n->dry_run,

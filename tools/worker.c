@@ -9,6 +9,7 @@
 #include "tools/kmodimg.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/stop.h"
 #include "util/xalloc.h"
 #include "worker/kmm.h"
 #include "worker/modconfig.h"
@@ -166,6 +167,9 @@ static int run(int argc, char *argv[])
 	if (w.pull && (r = pull(&w, &c, &pulled, &lockfd, &err)) == 0)
 		w.kmm.root = pulled;
 	w.kmm.host_modules = getenv("KMODIMG_HOST_MODULES");
+	/* from here a SIGTERM (the Pod deleted) stops the load between two modules */
+	if (r == 0 && load && !w.kmm.dry_run)
+		kmi_stop_catch();
 	if (r == 0)
 		r = load ? kmi_kmm_load(&c, &w.kmm, &err) : kmi_kmm_unload(&c, &w.kmm, &err);
 	kmi_state_release(&lockfd);

@@ -13,6 +13,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/stop.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 #include "worker/worker.h"
@@ -203,10 +204,17 @@ static int run_plan(const struct kmi_tree *t, const struct plan *p, const char *
 
 	for (size_t i = 0; i < p->n; i++) {
 		const struct step *s = &p->v[i];
+		int sig;
 
 		if (!s->install && (kmod_module_get_path(s->m) == NULL || is_loaded(s->m)))
 			continue;
-		if ((r = insert_step(t, s, user_options, err)) < 0) {
+		/* asked to stop (a Pod deleted): between two modules, never half a set */
+		if ((sig = kmi_stop_signal()) != 0)
+			r = kmi_error_set(err, EINTR, "interrupted by signal %d (%s) before `%s`", sig,
+					  strsignal(sig), kmod_module_get_name(s->m));
+		else
+			r = insert_step(t, s, user_options, err);
+		if (r < 0) {
 			if (n_done > 0)
 				kmi_warn("loading stopped at `%s`; removing the %zu module(s) this run loaded\n",
 					 kmod_module_get_name(s->m), n_done);

@@ -93,7 +93,9 @@ struct kmi_load_opts {
 
 /*
  * Loads with dependencies (modprobe's order, softdeps and install commands
- * from the host config); on a failure removes what this call inserted.
+ * from the host config); on a failure removes what this call inserted.  A
+ * termination request noted by kmi_stop_catch() (util/stop.h) stops it
+ * between two modules, as a failure does (EINTR).
  */
 int kmi_load(const struct kmi_tree *t, const struct kmi_load_opts *o, struct kmi_error **err);
 /* Resolves what kmi_load() would load, without loading: names checked before any side effect. */

@@ -216,6 +216,32 @@ if [ "${SHIM:-0}" != 1 ]; then
 	unload_all
 fi
 
+# ------------------------------------------------------------- SIGTERM
+
+# A Pod deleted mid-load: the load stops between two modules and removes
+# what it inserted.  Loading the whole image (kmodimg_a, kmodimg_b, crc8,
+# kmodimg_c), an install command that sleeps holds it at kmodimg_b, with
+# kmodimg_a in (kmodimg's own promise: KMM's worker dies half-way).
+if [ "${SHIM:-0}" != 1 ]; then
+	step "SIGTERM during a load: what this run loaded is removed again"
+	unload_all
+	mkdir -p /etc/modprobe.d
+	echo "install kmodimg_b /bin/sleep 2" >/etc/modprobe.d/kmi-slow.conf
+	kmodimg load "$REF" >/tmp/term.out 2>/tmp/term.err &
+	_pid=$!
+	sleep 1
+	kill -TERM $_pid
+	wait $_pid
+	RC=$?
+	rm -f /etc/modprobe.d/kmi-slow.conf
+	cat /tmp/term.err
+	check_rc "load stopped by SIGTERM" 1
+	check_not_loaded kmodimg_a kmodimg_b crc8 kmodimg_c
+	check_out "the stop" term "interrupted by signal 15"
+	check_out "the stop" term "removing the 1 module(s) this run loaded"
+	unload_all
+fi
+
 # ------------------------------------------------------------- worker kmod
 
 # What KMM's init container does (kmm-contract.md 5.1), into --root
