@@ -5,6 +5,7 @@
  * Line-oriented test data under tests/kmm/: fields separated by tabs, '#'
  * comments, C escapes (\n \t \\ \xNN) in fields.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,31 @@ static inline char *kmm_data_path(const char *name)
 	if (asprintf(&p, "%s/tests/kmm/%s", src && *src ? src : KMI_SRCDIR, name) < 0)
 		abort();
 	return p;
+}
+
+/*
+ * Calls check(dir, file) for every *.yaml file of tests/kmm/<name>/ and
+ * returns how many there were (-1 if the directory cannot be read).
+ */
+static inline int kmm_data_each_yaml(const char *name, void (*check)(const char *, const char *))
+{
+	char *dir = kmm_data_path(name);
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (dp && (de = readdir(dp)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		check(dir, de->d_name);
+		n++;
+	}
+	if (dp)
+		closedir(dp);
+	free(dir);
+	return dp ? n : -1;
 }
 
 static inline FILE *kmm_data_open(const char *name)

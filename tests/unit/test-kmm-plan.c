@@ -8,7 +8,6 @@
  * other values exactly);
  * "# expect-error: TEXT" wants the plan to fail with TEXT in the message.
  */
-#include <dirent.h>
 #include <jansson.h>
 
 #include "check.h"
@@ -116,24 +115,7 @@ static void check_case(const char *dir, const char *name)
 
 static void test_plan_cases(void)
 {
-	char *dir = kmm_data_path("plan");
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	CHECK(dp != NULL);
-	while (dp && (de = readdir(dp)) != NULL) {
-		size_t len = strlen(de->d_name);
-
-		if (len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
-			continue;
-		check_case(dir, de->d_name);
-		n++;
-	}
-	if (dp)
-		closedir(dp);
-	free(dir);
-	CHECK(n >= 30);
+	CHECK(kmm_data_each_yaml("plan", check_case) >= 30);
 }
 
 int main(void)

@@ -5,7 +5,6 @@
  * A file's "# expect:" lines list substrings that must each appear in one
  * error message ("ok": no error at all; "@count N": exactly N errors).
  */
-#include <dirent.h>
 
 #include "check.h"
 #include "kmm-data.h"
@@ -65,24 +64,7 @@ static void check_case(const char *dir, const char *name)
 
 static void test_validate_cases(void)
 {
-	char *dir = kmm_data_path("validate");
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	CHECK(dp != NULL);
-	while (dp && (de = readdir(dp)) != NULL) {
-		size_t len = strlen(de->d_name);
-
-		if (len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
-			continue;
-		check_case(dir, de->d_name);
-		n++;
-	}
-	if (dp)
-		closedir(dp);
-	free(dir);
-	CHECK(n >= 50);
+	CHECK(kmm_data_each_yaml("validate", check_case) >= 50);
 }
 
 /* A scalar over the limit is refused with a message, not kept. */
