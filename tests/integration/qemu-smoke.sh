@@ -24,17 +24,8 @@ set -euo pipefail
 kmi_setup
 kmi_qemu_setup
 
-intree=(crc8 crc7)
 root=$KMI_TMP/initrd
-
-step "kernel and in-tree modules (cached in $KMI_QEMU_CACHE)"
-kmi_qemu_kernel "${intree[@]}"
-
-step "the guest's module tree, the example image"
-kmi_qemu_root "$root"
-kmi_qemu_add_tree "$root" "${intree[@]}"
-kmi_qemu_add_kmodimg "$root"
-kmi_qemu_example_image "$root"
+kmi_qemu_example_guest "$root" crc8 crc7
 
 {
 	echo "KVER=$KVER"

@@ -62,17 +62,8 @@ if [[ $shim != 1 ]]; then
 	done
 fi
 
-intree=(crc8 crc7)
 root=$KMI_TMP/initrd
-
-step "kernel and in-tree modules (cached in $KMI_QEMU_CACHE)"
-kmi_qemu_kernel "${intree[@]}"
-
-step "the guest's module tree, the example image"
-kmi_qemu_root "$root"
-kmi_qemu_add_tree "$root" "${intree[@]}"
-kmi_qemu_add_kmodimg "$root"
-kmi_qemu_example_image "$root"
+kmi_qemu_example_guest "$root" crc8 crc7
 
 # Images the kernel must refuse, for the error messages: kmodimg_a with
 # its vermagic flags changed (SMP preempt -> SMP PREEMPT, same length:

@@ -368,3 +368,18 @@ kmi_qemu_probe_rc() {
 kmi_qemu_probe_log() {
 	sed -n "s/^GUEST probe-log $1 //p" "$KMI_QEMU_LOG"
 }
+
+# kmi_qemu_example_guest ROOT INTREE...: the usual guest, as steps: the
+# kernel with the in-tree modules INTREE (cached), a fresh ROOT holding
+# them indexed, the binary under test, and kmi_qemu_example_image.
+kmi_qemu_example_guest() {
+	local root=$1
+	shift
+	step "kernel and in-tree modules (cached in $KMI_QEMU_CACHE)"
+	kmi_qemu_kernel "$@"
+	step "the guest's module tree, the example image"
+	kmi_qemu_root "$root"
+	kmi_qemu_add_tree "$root" "$@"
+	kmi_qemu_add_kmodimg "$root"
+	kmi_qemu_example_image "$root"
+}
