@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <getopt.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "tools/kmodimg.h"
 
@@ -41,25 +39,12 @@ static void usage(FILE *f)
 	fprintf(f, "\nRun 'kmodimg COMMAND --help' for a command's options; man kmodimg(1).\n");
 }
 
-/*
- * jansson seeds its hash function from /dev/urandom on first use (open, read,
- * close); one getrandom() does, and leaves the seed as unpredictable.
- */
-static void seed_json(void)
-{
-	size_t seed = 0;
-
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed) && seed != 0)
-		json_object_seed(seed);
-}
-
 int main(int argc, char *argv[])
 {
 	const char *name;
 
 	/* A closed pipe is an error to report, not a reason to die by a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	seed_json();
 
 	if (argc < 2) {
 		usage(stderr);

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oci/image.h"
@@ -405,6 +407,29 @@ int kmi_layout_read_blob(struct kmi_layout *l, const char *digest, size_t max, c
 }
 
 /* index.json ------------------------------------------------------------- */
+
+/*
+ * Any change to index.json changes its inode (we and skopeo replace it by a
+ * rename), its size or its ctime; but ctime ticks coarsely, so a file
+ * changed less than a few seconds ago could change again within the same
+ * tick and keep its stamp.  Such a file gets no stamp (the racy-git rule).
+ */
+#define INDEX_SETTLED_SEC 3
+
+bool kmi_layout_index_stamp(struct kmi_layout *l, char *out, size_t n)
+{
+	struct stat st;
+	struct timespec now;
+
+	if (fstatat(l->dirfd, "index.json", &st, 0) < 0 || !S_ISREG(st.st_mode) ||
+	    clock_gettime(CLOCK_REALTIME, &now) < 0 ||
+	    now.tv_sec - st.st_ctim.tv_sec < INDEX_SETTLED_SEC)
+		return false;
+	return snprintf(out, n, "%jx.%jx.%jx.%jx.%lx.%jx.%lx", (uintmax_t)st.st_dev,
+			(uintmax_t)st.st_ino, (uintmax_t)st.st_size, (uintmax_t)st.st_mtim.tv_sec,
+			st.st_mtim.tv_nsec, (uintmax_t)st.st_ctim.tv_sec,
+			st.st_ctim.tv_nsec) < (int)n;
+}
 
 static int load_index(struct kmi_layout *l, json_t **out, struct kmi_error **err)
 {

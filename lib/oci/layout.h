@@ -64,6 +64,12 @@ void kmi_descriptors_free(struct kmi_descriptor *d, size_t n);
  */
 int kmi_layout_resolve(struct kmi_layout *l, const char *name, struct kmi_descriptor *out,
 		       struct kmi_error **err);
+/*
+ * A text that changes whenever index.json does (device, inode, size, times),
+ * for callers that remember what a name resolved to; false when index.json
+ * changed too recently for its times to tell a later change apart.
+ */
+bool kmi_layout_index_stamp(struct kmi_layout *l, char *out, size_t n);
 /* Points `name` at desc (replacing what it named before). */
 int kmi_layout_tag(struct kmi_layout *l, const char *name, const struct kmi_descriptor *desc,
 		   struct kmi_error **err);

@@ -67,7 +67,14 @@ _noreturn_ void kmi_lazylib_die(const struct kmi_lazylib *lib);
 		need();                                                                  \
 		fn.name args;                                                            \
 	}
+/* KMI_LAZYLIB_DEFINE_AFTER(..., AFTER): AFTER() runs once, right after the loading. */
+static inline void kmi_lazylib_nothing_after(void)
+{
+}
 #define KMI_LAZYLIB_DEFINE(FUNCS, BY_HAND, soname_, package_, load_fn)                   \
+	KMI_LAZYLIB_DEFINE_AFTER(FUNCS, BY_HAND, soname_, package_, load_fn,             \
+				 kmi_lazylib_nothing_after)
+#define KMI_LAZYLIB_DEFINE_AFTER(FUNCS, BY_HAND, soname_, package_, load_fn, after)      \
 	static struct {                                                                  \
 		FUNCS(KMI_LAZY_MEMBER, KMI_LAZY_VMEMBER)                                 \
 		BY_HAND(KMI_LAZY_XMEMBER)                                                \
@@ -80,6 +87,8 @@ _noreturn_ void kmi_lazylib_die(const struct kmi_lazylib *lib);
 			return;                                                          \
 		FUNCS(KMI_LAZY_RESOLVE, KMI_LAZY_VRESOLVE)                               \
 		BY_HAND(KMI_LAZY_XRESOLVE)                                               \
+		if (!lib.failed)                                                         \
+			after();                                                         \
 	}                                                                                \
 	static bool loaded(void)                                                         \
 	{                                                                                \
@@ -105,3 +114,4 @@ int kmi_deflate_load(struct kmi_error **err);
 int kmi_zlib_load(struct kmi_error **err);
 int kmi_yaml_load(struct kmi_error **err);
 int kmi_pcre2_load(struct kmi_error **err);
+int kmi_jansson_load(struct kmi_error **err);

@@ -207,41 +207,98 @@ static char *read_record(const char *path)
 /*
  * A record is a symlink whose target is the tree's name, never followed:
  * reading it is one readlink(), and the usual case (unchanged) writes nothing.
+ * For a layout or store reference the target goes on with "@" and the stamp
+ * of index.json it was resolved under (kmi_layout_index_stamp()).
  */
-static void remember_ref(const char *state_dir, const char *ref, const char *root)
+static void remember_ref(const char *state_dir, const char *ref, const char *root,
+			 const char *stamp)
 {
 	_cleanup_free_ char *path = ref_record(state_dir, ref);
 	_cleanup_free_ char *old = read_record(path);
-	_cleanup_free_ char *dir = NULL, *tmp = NULL;
+	_cleanup_free_ char *dir = NULL, *tmp = NULL, *text = NULL;
 	const char *name = strrchr(root, '/') + 1;
 
-	if (old != NULL && streq(old, name))
+	text = stamp ? xasprintf("%s@%s", name, stamp) : xstrdup(name);
+	if (old != NULL && streq(old, text))
 		return;
 	dir = xasprintf("%s/.refs", state_dir);
 	if (kmi_mkdir_p(dir, 0755) < 0)
 		return;
 	tmp = xasprintf("%s.%d", path, (int)getpid());
 	unlink(tmp);
-	if (symlink(name, tmp) < 0 || rename(tmp, path) < 0)
+	if (symlink(text, tmp) < 0 || rename(tmp, path) < 0)
 		unlink(tmp);
+}
+
+/* The record's tree name (its text up to "@"), if it is a plain name. */
+static char *record_tree(const char *state_dir, const char *ref, char **stamp)
+{
+	_cleanup_free_ char *path = ref_record(state_dir, ref);
+	char *name = read_record(path), *at;
+
+	if (name == NULL)
+		return NULL;
+	at = strchr(name, '@');
+	if (at != NULL)
+		*at++ = '\0';
+	if (stamp != NULL)
+		*stamp = at;
+	if (strchr(name, '/') != NULL || name[0] == '.' || name[0] == '\0') {
+		free(name);
+		return NULL;
+	}
+	return name;
 }
 
 /* The tree the reference resolved to last time, if it is still there. */
 static char *recalled_ref(const char *state_dir, const char *ref)
 {
-	_cleanup_free_ char *path = ref_record(state_dir, ref);
-	_cleanup_free_ char *name = read_record(path);
+	_cleanup_free_ char *name = record_tree(state_dir, ref, NULL);
 	char *root;
-	struct stat st;
 
-	if (name == NULL || strchr(name, '/') != NULL || name[0] == '.')
+	if (name == NULL)
 		return NULL;
 	root = xasprintf("%s/%s", state_dir, name);
-	if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (!is_tree(root)) {
 		free(root);
 		return NULL;
 	}
 	return root;
+}
+
+/*
+ * A layout or store reference whose index.json has not changed since it was
+ * resolved to a tree resolves to that tree again, without reading index.json
+ * (nor loading jansson): what a dry run mostly costs beside libkmod.  The
+ * manifest blob must still be there, as in reuse_local().
+ */
+static int reuse_stamped(struct kmi_endpoint *ep, const char *ref, const char *stamp,
+			 const char *state_dir, char **root, char digest[KMI_DIGEST_LEN],
+			 int *lockfd, struct kmi_error **err)
+{
+	char *old_stamp = NULL;
+	_cleanup_free_ char *name = record_tree(state_dir, ref, &old_stamp);
+	_cleanup_free_ char *dir = NULL;
+	char d[KMI_DIGEST_LEN];
+	int r;
+
+	if (name == NULL || old_stamp == NULL || !streq(old_stamp, stamp) ||
+	    strncmp(name, "sha256-", 7) != 0 || strlen(name) != KMI_DIGEST_LEN - 1)
+		return 0;
+	snprintf(d, sizeof(d), "sha256:%s", name + 7);
+	if (!digest_ok(d) || !kmi_layout_has_blob(ep->layout, d))
+		return 0;
+	dir = xasprintf("%s/%s", state_dir, name);
+	if ((r = take_lock(state_dir, lockfd, err)) < 0)
+		return r;
+	if (!is_tree(dir)) {
+		kmi_state_release(lockfd);
+		return 0;
+	}
+	kmi_info("image %s already extracted in `%s`\n", d, dir);
+	memcpy(digest, d, KMI_DIGEST_LEN);
+	*root = TAKE_PTR(dir);
+	return 1;
 }
 
 int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_ok,
@@ -249,10 +306,19 @@ int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_o
 			 int *lockfd, struct kmi_error **err)
 {
 	_cleanup_free_ char *cached = NULL;
-	int r = ep ? kmi_state_obtain(ep, state_dir, root, digest, lockfd, err) : -1;
+	char stamp[160];
+	/* taken before resolving: a change after it shows in the next stamp */
+	bool stamped = ep && ep->layout && kmi_layout_index_stamp(ep->layout, stamp, sizeof(stamp));
+	int r;
 
+	*root = NULL;
+	*lockfd = -1;
+	if (stamped &&
+	    (r = reuse_stamped(ep, ref, stamp, state_dir, root, digest, lockfd, err)) != 0)
+		return r < 0 ? r : 0;
+	r = ep ? kmi_state_obtain(ep, state_dir, root, digest, lockfd, err) : -1;
 	if (r == 0) {
-		remember_ref(state_dir, ref, *root);
+		remember_ref(state_dir, ref, *root, stamped ? stamp : NULL);
 		return 0;
 	}
 	if (!cached_ok || (cached = recalled_ref(state_dir, ref)) == NULL)

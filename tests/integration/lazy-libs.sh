@@ -1,6 +1,6 @@
 #!/bin/bash
-# libcurl, libarchive, libdeflate, zlib, libyaml and libpcre2 are opened on
-# first use (lib/util/dl-*.c), not by the dynamic linker: the binary does not
+# libcurl, libarchive, libdeflate, zlib, libyaml, libpcre2 and jansson are
+# opened on first use (lib/util/dl-*.c), not by the dynamic linker: the binary does not
 # list them (ldd), commands that need none of them work without them (build
 # needs no libarchive unless a name needs a pax header), and the ones that
 # need one say which package is missing and exit 2, leaving nothing behind.
@@ -21,7 +21,8 @@ lib_file() {
 curl_so=$(lib_file libcurl.so.4)
 archive_so=$(lib_file libarchive.so.13)
 small_sos=()
-for so in libdeflate.so.0 libz.so.1 libyaml-0.so.2 libpcre2-8.so.0; do
+# libpcre2 last: mount(8) itself needs it (through libselinux) to hide the rest.
+for so in libdeflate.so.0 libz.so.1 libyaml-0.so.2 libjansson.so.4 libpcre2-8.so.0; do
 	small_sos+=("$(lib_file "$so")")
 done
 unshare -rm true 2>/dev/null || skip "cannot create a user+mount namespace here"
@@ -35,10 +36,10 @@ without() { hide "$curl_so" "$archive_so" -- "$@"; }
 without_any() { hide "$curl_so" "$archive_so" "${small_sos[@]}" -- "$@"; }
 
 step "not linked"
-if ldd "$KMODIMG" | grep -E 'libcurl|libarchive|libxml2|libicu|libkrb5|libldap|libssh|libdeflate|libz\.|libyaml|libpcre2'; then
+if ldd "$KMODIMG" | grep -E 'libcurl|libarchive|libxml2|libicu|libkrb5|libldap|libssh|libdeflate|libz\.|libyaml|libpcre2|libjansson'; then
 	fail_later "ldd lists a library opened on first use, or one of its dependencies"
 else
-	ok "ldd lists none of libcurl, libarchive, libdeflate, zlib, libyaml, libpcre2"
+	ok "ldd lists none of libcurl, libarchive, libdeflate, zlib, libyaml, libpcre2, jansson"
 fi
 
 ex=$KMI_TMP/ex
@@ -48,6 +49,9 @@ img=oci:$KMI_TMP/img:v1
 	fail "kmodimg build failed"
 st=$KMI_TMP/state
 load() { "$KMODIMG" load --state-dir "$st" --kernel "$KVER" "$img" kmodimg_b --dry-run; }
+# index.json must be a few seconds old for the state dir's record of the
+# reference to hold its stamp, which lets a dry run skip JSON (and jansson).
+sleep 3
 kmi_run first load
 ((KMI_RC == 0)) || fail "load --dry-run: rc $KMI_RC: $(cat "$KMI_TMP/first.err")"
 
@@ -117,6 +121,8 @@ must_name gz-extract libdeflate.so.0 libdeflate0
 kmi_run gz-build hide_one libdeflate.so.0 -- "$KMODIMG" build --quiet --kernel "$KVER" \
 	-t "oci:$KMI_TMP/img3:v1" "$ex/kmodimg_a.ko"
 must_name gz-build libdeflate.so.0 libdeflate0
+kmi_run json hide_one libjansson.so.4 -- "$KMODIMG" images --store "$KMI_TMP/img"
+must_name json libjansson.so.4 libjansson4
 plan_in=$KMODIMG_SRC/tests/integration/data/kmm/plan/lint.yaml
 kmi_run yaml-plan hide_one libyaml-0.so.2 -- "$KMODIMG" plan "$plan_in" -k "$KVER"
 must_name yaml-plan libyaml-0.so.2 libyaml-0-2

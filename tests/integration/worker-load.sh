@@ -92,6 +92,12 @@ kmi_run again load "$img" kmodimg_b --dry-run -v
 [[ $(stat -c %i "$root/opt/lib/modules/$KVER/extra/kmodimg_a.ko") == "$ino" ]] ||
 	fail_later "the tree was extracted again"
 grep -q "already extracted" "$KMI_TMP/again.err" || fail_later "-v does not say the tree was reused"
+# Once index.json is a few seconds old, the reference's record holds its
+# stamp and the next run skips index.json; a moved tag must still be seen.
+sleep 3
+kmi_run stamped load "$img" kmodimg_b --dry-run
+rec=$(readlink "$st"/.refs/oci:*img:v1)
+[[ $rec == sha256-*@* ]] || fail_later "the record has no index.json stamp: $rec"
 build_image v1 "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko"
 kmi_run moved load "$img" kmodimg_b --dry-run
 shopt -s nullglob
