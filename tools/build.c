@@ -8,6 +8,7 @@
 #include "tools/build.h"
 #include "tools/common.h"
 #include "tools/kmodimg.h"
+#include "util/lazylib.h"
 #include "util/log.h"
 #include "util/fs.h"
 #include "util/macro.h"
@@ -216,13 +217,21 @@ static int run_build(struct build_cmd *c, struct kmi_error **err)
 	}
 	via_tmp = dst.reg != NULL;
 	if (via_tmp) {
-		/* the registry's round trips before the first upload overlap the build */
+		/*
+		 * The registry's round trips before the first upload overlap the
+		 * build.  The libraries the build opens on first use are opened
+		 * first: dlopen() of libcurl and its thirty dependencies holds the
+		 * loader's lock for some 5 ms.
+		 */
+		kmi_jansson_load(NULL);
+		if (c->b.compression == KMI_COMPRESS_GZIP)
+			kmi_deflate_load(NULL);
 		kmi_async_start(&connecting, prepare_push, &dst);
 		if (mkdtemp(tmpl) == NULL) {
 			r = kmi_error_set(err, errno, "creating a scratch directory");
 			tmpl[0] = '\0';
-		} else if ((r = kmi_layout_open(tmpl, true, &layout, err)) == 0) {
-			kmi_layout_set_scratch(layout);
+		} else {
+			r = kmi_layout_open_scratch(tmpl, &layout, err);
 		}
 	} else {
 		layout = dst.layout;

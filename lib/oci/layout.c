@@ -78,7 +78,8 @@ static const char empty_index[] =
 	"\"manifests\":[]}";
 static const char layout_file[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
-int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struct kmi_error **err)
+static int open_layout(const char *dir, bool create, bool scratch, struct kmi_layout **out,
+		       struct kmi_error **err)
 {
 	struct kmi_layout *l;
 	struct stat st;
@@ -97,9 +98,11 @@ int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struc
 			return kmi_error_set(err, KMI_EFORMAT,
 					     "`%s` is not an OCI image layout (no oci-layout file)", dir);
 		}
-		if ((r = write_file_at(fd, "oci-layout", layout_file, sizeof(layout_file) - 1, true)) < 0 ||
+		if ((r = write_file_at(fd, "oci-layout", layout_file, sizeof(layout_file) - 1,
+				       !scratch)) < 0 ||
 		    (fstatat(fd, "index.json", &st, 0) < 0 &&
-		     (r = write_file_at(fd, "index.json", empty_index, sizeof(empty_index) - 1, true)) < 0)) {
+		     (r = write_file_at(fd, "index.json", empty_index, sizeof(empty_index) - 1,
+					!scratch)) < 0)) {
 			close(fd);
 			return kmi_error_set(err, -r, "initialising image layout `%s`", dir);
 		}
@@ -114,8 +117,19 @@ int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struc
 	l = xcalloc(1, sizeof(*l));
 	l->dir = xstrdup(dir);
 	l->dirfd = fd;
+	l->scratch = scratch;
 	*out = l;
 	return 0;
+}
+
+int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struct kmi_error **err)
+{
+	return open_layout(dir, create, false, out, err);
+}
+
+int kmi_layout_open_scratch(const char *dir, struct kmi_layout **out, struct kmi_error **err)
+{
+	return open_layout(dir, true, true, out, err);
 }
 
 static void unlock(struct kmi_layout *l)
@@ -144,11 +158,6 @@ void kmi_layout_close(struct kmi_layout *l)
 	close(l->dirfd);
 	free(l->dir);
 	free(l);
-}
-
-void kmi_layout_set_scratch(struct kmi_layout *l)
-{
-	l->scratch = true;
 }
 
 const char *kmi_layout_dir(const struct kmi_layout *l)

@@ -30,8 +30,8 @@ struct kmi_layout;
 int kmi_layout_open(const char *dir, bool create, struct kmi_layout **out, struct kmi_error **err);
 void kmi_layout_close(struct kmi_layout *l);
 const char *kmi_layout_dir(const struct kmi_layout *l);
-/* A temp layout (build-and-push): writes skip fsync. */
-void kmi_layout_set_scratch(struct kmi_layout *l);
+/* A temp layout (build-and-push), created in DIR: no write is synced. */
+int kmi_layout_open_scratch(const char *dir, struct kmi_layout **out, struct kmi_error **err);
 /* Blocks until the lock is held; released by kmi_layout_close(). */
 int kmi_layout_lock(struct kmi_layout *l, bool exclusive, struct kmi_error **err);
 

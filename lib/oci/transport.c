@@ -126,25 +126,54 @@ static void open_session(void *ctx, size_t i, unsigned worker)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * The first two sessions: ep's own POST settles the scheme and the auth,
+ * a clone's goes out beside it and gives a session if no auth is needed.
+ */
+static void first_session(void *ctx, size_t i, unsigned worker)
+{
+	struct session_batch *b = ctx;
+	struct kmi_upload_pool *p = b->ep->uploads;
+	char *loc = NULL;
+
+	if (kmi_registry_connect_upload(b->regs[i], b->ep->repo, i == 0, &loc, NULL) < 0) {
+		if (i == 0)
+			atomic_store(&b->failed, true);
+		return;
+	}
+	if (loc == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->locs[p->n++] = loc;
+	pthread_mutex_unlock(&p->mu);
+}
+
 void kmi_endpoint_prepare_push(struct kmi_endpoint *ep, unsigned n)
 {
 	struct session_batch b = { .ep = ep };
 	struct kmi_upload_pool *p;
-	unsigned workers = 1, retries;
+	unsigned retries, first = 1;
 
 	if (ep->reg == NULL || ep->uploads != NULL)
 		return;
+	n = n ? n : 1;
 	retries = kmi_registry_set_retries(ep->reg, 0);
 	p = xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->mu, NULL);
-	p->locs = xcalloc(n ? n : 1, sizeof(*p->locs));
+	p->locs = xcalloc(n + 1, sizeof(*p->locs));
 	ep->uploads = p;
-	if (kmi_registry_connect(ep->reg, ep->repo, true, NULL) == 0) {
+	b.regs[0] = ep->reg;
+	if (n > 1 && kmi_registry_clone(ep->reg, &b.regs[1], NULL) == 0)
+		first = 2;
+	kmi_parallel_for(first, first, first_session, &b);
+	kmi_registry_close(b.regs[1]);
+	b.regs[1] = NULL;
+	if (!atomic_load(&b.failed) && p->n < n) {
 		/* two at a time: the registry answers a POST only after writing to its storage */
-		b.regs[0] = ep->reg;
-		if (n > 1 && kmi_registry_clone(ep->reg, &b.regs[1], NULL) == 0)
+		unsigned workers = 1;
+		if (n - p->n > 1 && kmi_registry_clone(ep->reg, &b.regs[1], NULL) == 0)
 			workers = 2;
-		kmi_parallel_for(n, workers, open_session, &b);
+		kmi_parallel_for(n - p->n, workers, open_session, &b);
 		kmi_registry_close(b.regs[1]);
 	}
 	kmi_registry_set_retries(ep->reg, retries);

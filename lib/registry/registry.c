@@ -5,7 +5,8 @@
  *
  * The first call pings /v2/ over https; with `insecure`, a connection or
  * TLS failure there falls back to plain http (and plain http is asked
- * first when the host names its port: see plain_http_first()).  Every request is sent with
+ * first when the host names its port: see plain_http_first(); a push's
+ * first POST can ask it instead of a ping, see probe_upload()).  Every request is sent with
  * what the auth state says (nothing, Basic, or a Bearer token for its
  * scope) and sent again after a 401 if the challenge leaves something to try.
  *
@@ -691,6 +692,67 @@ int kmi_registry_start_upload(struct kmi_registry *r, const char *repo, char **l
 		return rc;
 	scope = push_scope(repo);
 	return start_upload(r, repo, scope, location, err);
+}
+
+/*
+ * Where plain http is asked first (plain_http_first()), the first upload's
+ * POST can be that question itself: a registry answers it with 202, or with
+ * 401 and its challenge, and the ping's round trip is saved.  Returns 1 when
+ * the answer did not tell (the caller pings as usual), else 0 or an error;
+ * 0 and no session after a 401 unless `authenticate`.
+ */
+static int probe_upload(struct kmi_registry *r, const char *repo, const char *scope,
+			bool authenticate, char **loc, struct kmi_error **err)
+{
+	_cleanup_free_ char *url = NULL;
+	struct kmi_http_resp resp = { 0 };
+	struct kmi_http_req req = { .method = "POST" };
+	struct kmi_error *e = NULL;
+	int rc;
+
+	if (r->base != NULL || !r->insecure || !has_port(r->api_host))
+		return 1;
+	if ((rc = http_ready(r, err)) < 0)
+		return kmi_error_wrap(err, "registry %s", r->host);
+	url = xasprintf("http://%s/v2/%s/blobs/uploads/", r->api_host, repo);
+	req.url = url;
+	if (kmi_http_do(r->http, &req, &resp, &e) < 0 ||
+	    (resp.status != 202 && resp.status != 401)) {
+		kmi_error_free(&e);
+		kmi_http_resp_free(&resp);
+		return 1;
+	}
+	if (resp.status == 401 && !authenticate) {
+		kmi_http_resp_free(&resp);
+		return 0;
+	}
+	kmi_log(KMI_LOG_INFO, "registry %s: using plain http\n", r->host);
+	r->base = xasprintf("http://%s", r->api_host);
+	if (resp.status == 401) {
+		kmi_auth_set_challenge(r->auth, resp.www_auth);
+		kmi_http_resp_free(&resp);
+		return start_upload(r, repo, scope, loc, err);
+	}
+	if ((*loc = next_location(url, &resp)) == NULL)
+		rc = kmi_error_set(err, KMI_EPROTO, "POST %s: unusable upload Location `%s`", url,
+				   resp.location ? resp.location : "");
+	kmi_http_resp_free(&resp);
+	return rc;
+}
+
+int kmi_registry_connect_upload(struct kmi_registry *r, const char *repo, bool authenticate,
+				char **location, struct kmi_error **err)
+{
+	_cleanup_free_ char *scope = NULL;
+	int rc;
+
+	*location = NULL;
+	if (!repo_valid(repo))
+		return kmi_error_set(err, KMI_EUSAGE, "invalid repository name `%s`", repo);
+	scope = push_scope(repo);
+	if ((rc = probe_upload(r, repo, scope, authenticate, location, err)) <= 0 || !authenticate)
+		return rc < 0 ? rc : 0;
+	return kmi_registry_connect(r, repo, true, err);
 }
 
 void kmi_registry_cancel_upload(struct kmi_registry *r, const char *repo, const char *location)

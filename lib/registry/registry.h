@@ -100,6 +100,16 @@ int kmi_registry_push_blob(struct kmi_registry *r, const char *repo, const char 
  */
 int kmi_registry_start_upload(struct kmi_registry *r, const char *repo, char **location,
 			      struct kmi_error **err);
+/*
+ * kmi_registry_connect() for a push, which may open the first upload session
+ * on the way (*location, else NULL): with `insecure` and a port, that POST
+ * also finds whether the registry speaks plain http, instead of a ping.
+ * Without `authenticate`, only that POST is tried, and only a registry that
+ * wants no credentials gives a session: for a clone made before r was
+ * connected, whose POST goes out beside r's (one token request, not two).
+ */
+int kmi_registry_connect_upload(struct kmi_registry *r, const char *repo, bool authenticate,
+				char **location, struct kmi_error **err);
 /* As kmi_registry_push_blob(), through a session from kmi_registry_start_upload() (taken). */
 int kmi_registry_push_blob_at(struct kmi_registry *r, const char *repo, const char *digest,
 			      uint64_t size, int fd, char *location, struct kmi_error **err);

@@ -232,7 +232,8 @@ kmi_qemu_kmodimg_bin() {
 # first use (lib/util/dl-*.c), with theirs; ldd does not see them.
 kmi_qemu_add_dlopened() {
 	local root=$1 so lib
-	for so in libcurl.so.4 libarchive.so.13 libdeflate.so.0 libz.so.1 libyaml-0.so.2 libpcre2-8.so.0; do
+	for so in libcurl.so.4 libarchive.so.13 libdeflate.so.0 libz.so.1 libyaml-0.so.2 libpcre2-8.so.0 \
+		libjansson.so.4; do
 		lib=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ && !found {print $NF; found = 1}')
 		[[ -n $lib ]] || fail "ldconfig does not know $so"
 		mkdir -p "$root${lib%/*}"
