@@ -124,19 +124,34 @@ static int stage(const struct kmi_build_opts *o, const struct inputs *in, const 
 		 char **moddir, struct kmi_error **err)
 {
 	char *dir = xasprintf("%s/root%s/lib/modules/%s", tmp, o->prefix, o->kver);
+	_cleanup_free_ char *cwd = getcwd(NULL, 0), *made = NULL;
 	int r;
 
 	*moddir = dir;
+	if (cwd == NULL)
+		return kmi_error_set(err, errno, "getcwd");
 	if ((r = kmi_mkdir_p(dir, 0755)) < 0)
 		return kmi_error_set(err, -r, "creating `%s`", dir);
+	/*
+	 * Per file: no realpath() (a link's target need only be absolute) and
+	 * no mkdir -p of the directory the previous file needed (the inputs come
+	 * directory by directory): with thousands of inputs those cost more than
+	 * the links.
+	 */
 	for (size_t i = 0; i < in->n; i++) {
 		_cleanup_free_ char *link = xasprintf("%s/%s", dir, in->f[i].dest);
-		_cleanup_free_ char *target = absolute(in->f[i].src);
+		_cleanup_free_ char *target = in->f[i].src[0] == '/'
+						      ? xstrdup(in->f[i].src)
+						      : xasprintf("%s/%s", cwd, in->f[i].src);
 		char *slash = strrchr(link, '/');
 
 		*slash = '\0';
-		if ((r = kmi_mkdir_p(link, 0755)) < 0)
-			return kmi_error_set(err, -r, "creating `%s`", link);
+		if (made == NULL || !streq(made, link)) {
+			if ((r = kmi_mkdir_p(link, 0755)) < 0)
+				return kmi_error_set(err, -r, "creating `%s`", link);
+			free(made);
+			made = xstrdup(link);
+		}
 		*slash = '/';
 		if (symlink(target, link) < 0)
 			return kmi_error_set(err, errno, "staging `%s`", link);
@@ -605,7 +620,7 @@ int kmi_build(const struct kmi_build_opts *o, struct kmi_layout *layout,
 	struct depmod_out dout = { 0 };
 	struct kmi_descriptor fetched;
 	const struct kmi_descriptor *base = o->base;
-	_cleanup_free_ char *tmpl = kmi_tmp_template("kmodimg-build");
+	_cleanup_free_ char *tmpl = kmi_tmp_template_links("kmodimg-build");
 	_cleanup_free_ char *moddir = NULL, *names = NULL;
 	const char *vermagic, *arch;
 	unsigned machine, elfdata;

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -75,6 +77,21 @@ char *kmi_tmp_template(const char *name)
 	if (dir == NULL || dir[0] != '/')
 		dir = "/tmp";
 	return xasprintf("%s/%s.XXXXXX", dir, name);
+}
+
+/*
+ * Thousands of symlinks cost seconds to create and remove on an ext4 /tmp
+ * (inode allocation skips recently deleted inodes by scanning for them) and
+ * milliseconds on tmpfs; a tree of links holds no data worth the disk.
+ */
+char *kmi_tmp_template_links(const char *name)
+{
+	struct statfs sf;
+
+	if (getenv("TMPDIR") == NULL && statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+	    access("/dev/shm", W_OK | X_OK) == 0)
+		return xasprintf("/dev/shm/%s.XXXXXX", name);
+	return kmi_tmp_template(name);
 }
 
 int kmi_read_fd(int fd, size_t max, struct kmi_buf *out)

@@ -19,5 +19,7 @@ int kmi_mkdir_p(const char *path, unsigned mode);
 int kmi_rm_rf(const char *path);
 /* "$TMPDIR/NAME.XXXXXX" (TMPDIR defaults to /tmp), malloc'ed, for mkdtemp()/mkstemp(). */
 char *kmi_tmp_template(const char *name);
+/* The same for a scratch tree of symlinks only: /dev/shm (tmpfs) unless TMPDIR is set. */
+char *kmi_tmp_template_links(const char *name);
 /* write(2) until all of data is written: 0 or -errno. */
 int kmi_write_all(int fd, const void *data, size_t len);
