@@ -193,10 +193,9 @@ int build_check_missing(struct build_cmd *c, struct kmi_endpoint *dst, struct km
 /* Blobs of a build without --base: its config and its one layer. */
 #define PUSH_SESSIONS 2
 
-static int prepare_push(void *ctx, struct kmi_error **err)
+static void prepare_push(void *ctx)
 {
 	kmi_endpoint_prepare_push(ctx, PUSH_SESSIONS);
-	return 0;
 }
 
 static int run_build(struct build_cmd *c, struct kmi_error **err)
@@ -240,7 +239,7 @@ static int run_build(struct build_cmd *c, struct kmi_error **err)
 		r = build_into(c, layout, &desc, err);
 	if (r < 0)
 		kmi_endpoint_cancel(&dst);
-	kmi_async_wait(&connecting, NULL);
+	kmi_async_wait(&connecting);
 	if (r == 0 && !via_tmp && kmi_endpoint_tag(&dst) != NULL)
 		r = kmi_layout_tag(layout, kmi_endpoint_tag(&dst), &desc, err);
 	if (r == 0 && via_tmp) {

@@ -69,7 +69,7 @@ static void *async_run(void *p)
 {
 	struct kmi_async *a = p;
 
-	a->rc = a->fn(a->ctx, &a->err);
+	a->fn(a->ctx);
 	return NULL;
 }
 
@@ -79,21 +79,13 @@ void kmi_async_start(struct kmi_async *a, kmi_async_fn fn, void *ctx)
 	a->started = pthread_create(&a->tid, NULL, async_run, a) == 0;
 }
 
-int kmi_async_wait(struct kmi_async *a, struct kmi_error **err)
+void kmi_async_wait(struct kmi_async *a)
 {
 	if (a->fn == NULL)
-		return 0;
+		return;
 	if (a->started)
 		pthread_join(a->tid, NULL);
 	else
 		async_run(a);
 	a->fn = NULL;
-	if (a->rc < 0 && err != NULL) {
-		kmi_error_free(err);
-		*err = a->err;
-	} else {
-		kmi_error_free(&a->err);
-	}
-	a->err = NULL;
-	return a->rc;
 }

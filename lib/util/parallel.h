@@ -5,8 +5,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "util/error.h"
-
 /*
  * Runs fn(ctx, i, worker) for every i in [0, n) on up to `threads` threads
  * (the caller's included), handing out items in order.  worker is in
@@ -21,20 +19,19 @@ unsigned kmi_cpu_count(unsigned max);
 
 /*
  * One call run on another thread while the caller goes on with other work
- * (e.g. opening a registry connection during a build).  If no thread can be
+ * (e.g. opening a registry connection during a build): best-effort work
+ * whose outcome the caller finds in ctx, if anywhere.  If no thread can be
  * had, the call runs inside kmi_async_wait() instead.
  */
-typedef int (*kmi_async_fn)(void *ctx, struct kmi_error **err);
+typedef void (*kmi_async_fn)(void *ctx);
 
 struct kmi_async {
 	kmi_async_fn fn;
 	void *ctx;
-	int rc;
-	struct kmi_error *err;
 	pthread_t tid;
 	bool started;
 };
 
 void kmi_async_start(struct kmi_async *a, kmi_async_fn fn, void *ctx);
-/* Waits for the call: its return value, its error moved to *err. */
-int kmi_async_wait(struct kmi_async *a, struct kmi_error **err);
+/* Returns once the call has run. */
+void kmi_async_wait(struct kmi_async *a);
