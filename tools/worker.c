@@ -140,7 +140,8 @@ static int pull(struct worker_opts *w, const struct kmi_modconfig *c, char **roo
 		w->eo.registry.insecure = true;
 	if ((r = kmi_endpoint_open(text, &w->eo, false, &ep, err)) < 0)
 		return r;
-	r = kmi_state_obtain(&ep, w->state_dir, root, digest, lockfd, err);
+	/* recorded as `kmodimg load` records it, so that the tree is kept while named */
+	r = kmi_state_obtain_ref(&ep, text, false, w->state_dir, root, digest, lockfd, err);
 	kmi_endpoint_close(&ep);
 	return r;
 }
