@@ -168,8 +168,8 @@ static int run(int argc, char *argv[])
 	if (w.pull && (r = pull(&w, &c, &pulled, &lockfd, &err)) == 0)
 		w.kmm.root = pulled;
 	w.kmm.host_modules = getenv("KMODIMG_HOST_MODULES");
-	/* from here a SIGTERM (the Pod deleted) stops the load between two modules */
-	if (r == 0 && load && !w.kmm.dry_run)
+	/* from here a SIGTERM (the Pod deleted) stops a load or unload between two modules */
+	if (r == 0 && !w.kmm.dry_run)
 		kmi_stop_catch();
 	if (r == 0)
 		r = load ? kmi_kmm_load(&c, &w.kmm, &err) : kmi_kmm_unload(&c, &w.kmm, &err);
