@@ -289,7 +289,8 @@ static int work_on_node(struct job *j, bool load, struct kmi_error **err)
 	}
 	if ((r = kmi_endpoint_open(j->ref, &j->eo, false, &ep, err)) < 0)
 		return r;
-	r = kmi_state_obtain(&ep, j->a->state_dir, &root, digest, &lockfd, err);
+	/* recorded, so that a load's collection of unused trees keeps it */
+	r = kmi_state_obtain_ref(&ep, j->ref, false, j->a->state_dir, &root, digest, &lockfd, err);
 	kmi_endpoint_close(&ep);
 	if (r == 0) {
 		ko.root = root;

@@ -20,9 +20,10 @@
 	"Load MODULE from the image REF into the running kernel, with its dependencies\n" \
 	"and parameters, as modprobe would; without MODULE, every module the image has\n" \
 	"for the kernel, in dependency order.  The image is extracted once per digest\n" \
-	"under the state directory and reused while its digest is unchanged.  In-tree\n" \
-	"dependencies are reached through the image's in-tree link (`host`).  If a\n" \
-	"module fails to load, the ones this run loaded are removed again.\n" \
+	"under the state directory and reused while its digest is unchanged; when a\n" \
+	"reference moves to another tree, trees no reference names are removed.\n" \
+	"In-tree dependencies are reached through the image's in-tree link (`host`).\n" \
+	"If a module fails to load, the ones this run loaded are removed again.\n" \
 	"\n" \
 	"Options:\n" \
 	"      --dir-name=DIR       module root in the image (default /opt; KMM's dirName)\n" \

@@ -8,6 +8,7 @@
 #include "tools/node.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/stop.h"
 #include "worker/worker.h"
 
 #define HELP \
@@ -17,7 +18,9 @@
 	"first) from the running kernel, then the dependencies nothing else uses, as\n" \
 	"modprobe -r would; a module that is not loaded is skipped.  Then remove the\n" \
 	"firmware files `kmodimg load --firmware-path` copied.  If REF cannot be\n" \
-	"resolved any more, the tree it was extracted to before is used.\n" \
+	"resolved any more, the tree it was extracted to before is used.  SIGTERM,\n" \
+	"SIGINT or SIGHUP stop it between two removals (exit status 1, naming the\n" \
+	"modules removed and those still loaded); removed modules stay removed.\n" \
 	"\n" \
 	"Options:\n" \
 	"      --dir-name=DIR       module root in the image (default /opt; KMM's dirName)\n" \
@@ -32,8 +35,8 @@
 	"  -h, --help               this help\n" \
 	"\n" KMI_IMAGE_OPTS_HELP \
 	"\n" \
-	"Exit status: 0 success, 1 failure (a module is in use, the kernel refused),\n" \
-	"2 usage or access error.\n"
+	"Exit status: 0 success, 1 failure (a module is in use, the kernel refused,\n" \
+	"stopped by a signal), 2 usage or access error.\n"
 
 static int unload_firmware(const struct kmi_node_opts *n, const char *root, struct kmi_error **err)
 {
@@ -64,6 +67,9 @@ static int do_unload(struct kmi_node_opts *n, const char *root, struct kmi_error
 
 	if (r < 0)
 		return r;
+	/* from here SIGTERM, SIGINT and SIGHUP stop it between two removals */
+	if (!n->dry_run)
+		kmi_stop_catch();
 	if (n->n_order > 0) {
 		r = kmi_unload(&t, (const char *const *)n->order, n->n_order, n->dry_run, stdout, err);
 	} else if (n->module != NULL) {

@@ -140,7 +140,8 @@ static int pull(struct worker_opts *w, const struct kmi_modconfig *c, char **roo
 		w->eo.registry.insecure = true;
 	if ((r = kmi_endpoint_open(text, &w->eo, false, &ep, err)) < 0)
 		return r;
-	r = kmi_state_obtain(&ep, w->state_dir, root, digest, lockfd, err);
+	/* recorded as `kmodimg load` records it, so that the tree is kept while named */
+	r = kmi_state_obtain_ref(&ep, text, false, w->state_dir, root, digest, lockfd, err);
 	kmi_endpoint_close(&ep);
 	return r;
 }
@@ -167,8 +168,8 @@ static int run(int argc, char *argv[])
 	if (w.pull && (r = pull(&w, &c, &pulled, &lockfd, &err)) == 0)
 		w.kmm.root = pulled;
 	w.kmm.host_modules = getenv("KMODIMG_HOST_MODULES");
-	/* from here a SIGTERM (the Pod deleted) stops the load between two modules */
-	if (r == 0 && load && !w.kmm.dry_run)
+	/* from here a SIGTERM (the Pod deleted) stops a load or unload between two modules */
+	if (r == 0 && !w.kmm.dry_run)
 		kmi_stop_catch();
 	if (r == 0)
 		r = load ? kmi_kmm_load(&c, &w.kmm, &err) : kmi_kmm_unload(&c, &w.kmm, &err);

@@ -39,6 +39,7 @@
 #include "oci/extract.h"
 #include "oci/image.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/lazylib.h"
 #include "util/macro.h"
 #include "util/strmap.h"
@@ -388,35 +389,6 @@ static int get_parent(struct ex *x, size_t len, bool create, int *fd)
 
 /* ---- removing ---- */
 
-/* The names in directory fd, NUL-separated; returns how many, or -errno. */
-static int list_dir(int fd, struct kmi_buf *names)
-{
-	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		int e = errno;
-		close(dfd);
-		return -e;
-	}
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		kmi_buf_putsz(names, de->d_name);
-		n++;
-		errno = 0;
-	}
-	n = errno ? -errno : n;
-	closedir(d);
-	return n;
-}
-
 /* Removes dirfd/name, a directory with its content; never follows a symlink. */
 static int remove_at(int dirfd, const char *name, unsigned depth)
 {
@@ -436,7 +408,7 @@ static int remove_at(int dirfd, const char *name, unsigned depth)
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	r = list_dir(fd, &names);
+	r = kmi_list_dir(fd, &names);
 	for (size_t off = 0; r >= 0 && off < names.len; off += strlen(names.data + off) + 1)
 		r = remove_at(fd, names.data + off, depth + 1);
 	close(fd);
@@ -470,7 +442,7 @@ static int remove_entry(struct ex *x, int pfd, const char *name, const char *pat
 static int clear_lower(struct ex *x, int dfd, size_t len, unsigned depth)
 {
 	struct kmi_buf names = { 0 };
-	int r = list_dir(dfd, &names);
+	int r = kmi_list_dir(dfd, &names);
 
 	if (r < 0) {
 		_cleanup_free_ char *p = printable(x->other);
@@ -1317,7 +1289,7 @@ static int move_into(struct ex *x, const char *dest)
 
 	if (destfd < 0)
 		return kmi_error_set(x->err, errno, "opening `%s`", dest);
-	r = list_dir(x->rootfd, &names);
+	r = kmi_list_dir(x->rootfd, &names);
 	if (r < 0) {
 		kmi_buf_free(&names);
 		return kmi_error_set(x->err, -r, "reading the temp dir in `%s`", dest);
@@ -1393,7 +1365,7 @@ static void clean_stale_temps(const char *dir)
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct kmi_buf names = { 0 };
 
-	if (fd < 0 || list_dir(fd, &names) < 0) {
+	if (fd < 0 || kmi_list_dir(fd, &names) < 0) {
 		kmi_buf_free(&names);
 		return;
 	}

@@ -32,28 +32,47 @@ int kmi_mkdir_p(const char *path, unsigned mode)
 	return mkdir(p, mode) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-static int rm_at(int parent, const char *name, unsigned depth)
+/*
+ * A directory to empty, opened without following a symlink; made owner
+ * rwx when it is not (an extracted tree keeps an image's 0555 directories).
+ */
+static int open_dir_at(int parent, const char *name, const struct stat *st)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
+		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && (st->st_mode & 0700) != 0700)
+		(void)fchmod(fd, (st->st_mode & 0777) | 0700);
+	return fd;
+}
+
+/* dev: the filesystem of the top directory; a mount point below it is left alone. */
+static int rm_at(int parent, const char *name, unsigned depth, dev_t dev)
 {
 	struct stat st;
 	int err = 0;
 
 	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
+	if (depth > 0 && S_ISDIR(st.st_mode) && st.st_dev != dev)
+		return -EXDEV;
 	if (S_ISDIR(st.st_mode) && depth < 256) {
-		int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = open_dir_at(parent, name, &st);
 		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 		struct dirent *de;
 
 		if (d == NULL) {
+			err = -errno;
 			if (fd >= 0)
 				close(fd);
-			return -errno;
+			return err;
 		}
 		while ((de = readdir(d)) != NULL) {
 			int r;
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			r = rm_at(dirfd(d), de->d_name, depth + 1);
+			r = rm_at(dirfd(d), de->d_name, depth + 1, st.st_dev);
 			if (r < 0 && err == 0)
 				err = r;
 		}
@@ -67,7 +86,40 @@ static int rm_at(int parent, const char *name, unsigned depth)
 
 int kmi_rm_rf(const char *path)
 {
-	return rm_at(AT_FDCWD, path, 0);
+	return rm_at(AT_FDCWD, path, 0, 0);
+}
+
+int kmi_rm_rf_at(int dirfd, const char *name)
+{
+	return rm_at(dirfd, name, 0, 0);
+}
+
+int kmi_list_dir(int fd, struct kmi_buf *names)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		int e = errno;
+		close(dfd);
+		return -e;
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		kmi_buf_putsz(names, de->d_name);
+		n++;
+		errno = 0;
+	}
+	n = errno ? -errno : n;
+	closedir(d);
+	return n;
 }
 
 char *kmi_tmp_template(const char *name)

@@ -204,11 +204,21 @@ static char *read_record(const char *path)
 	return xstrdup(name);
 }
 
+/* Whether a record's text names the tree `name` (whatever its stamp). */
+static bool record_is(const char *text, const char *name)
+{
+	size_t len = strlen(name);
+
+	return strncmp(text, name, len) == 0 && (text[len] == '\0' || text[len] == '@');
+}
+
 /*
  * A record is a symlink whose target is the tree's name, never followed:
  * reading it is one readlink(), and the usual case (unchanged) writes nothing.
  * For a layout or store reference the target goes on with "@" and the stamp
- * of index.json it was resolved under (kmi_layout_index_stamp()).
+ * of index.json it was resolved under (kmi_layout_index_stamp()).  A record
+ * that now names another tree (or a new one) may leave a tree no record
+ * names: that is when unused trees are removed, still under the lock.
  */
 static void remember_ref(const char *state_dir, const char *ref, const char *root,
 			 const char *stamp)
@@ -224,10 +234,13 @@ static void remember_ref(const char *state_dir, const char *ref, const char *roo
 	dir = xasprintf("%s/.refs", state_dir);
 	if (kmi_mkdir_p(dir, 0755) < 0)
 		return;
-	tmp = xasprintf("%s.%d", path, (int)getpid());
+	/* a leading dot: no record's name, so a leftover is known for one */
+	tmp = xasprintf("%s/.tmp-%d", dir, (int)getpid());
 	unlink(tmp);
 	if (symlink(text, tmp) < 0 || rename(tmp, path) < 0)
 		unlink(tmp);
+	if (old == NULL || !record_is(old, name))
+		kmi_state_collect(state_dir, name);
 }
 
 /* The record's tree name (its text up to "@"), if it is a plain name. */
@@ -306,10 +319,11 @@ int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_o
 			 int *lockfd, struct kmi_error **err)
 {
 	_cleanup_free_ char *cached = NULL;
+	struct kmi_error *lock_err = NULL;
 	char stamp[160];
 	/* taken before resolving: a change after it shows in the next stamp */
 	bool stamped = ep && ep->layout && kmi_layout_index_stamp(ep->layout, stamp, sizeof(stamp));
-	int r;
+	int r, locked;
 
 	*root = NULL;
 	*lockfd = -1;
@@ -323,10 +337,18 @@ int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_o
 	}
 	if (!cached_ok || (cached = recalled_ref(state_dir, ref)) == NULL)
 		return r;
+	if ((locked = take_lock(state_dir, lockfd, &lock_err)) < 0) {
+		kmi_error_free(err);
+		*err = lock_err;
+		return locked;
+	}
+	/* checked again under the lock: a run the reference moved in removes the old tree */
+	if (!is_tree(cached)) {
+		kmi_state_release(lockfd);
+		return r;
+	}
 	kmi_warn("%s; using the tree `%s` extracted for it before\n", (*err)->msg, cached);
 	kmi_error_free(err);
-	if ((r = take_lock(state_dir, lockfd, err)) < 0)
-		return r;
 	digest[0] = '\0';
 	*root = TAKE_PTR(cached);
 	return 0;

@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Unloading as `modprobe -r` does: each named module if it is loaded, then
- * its dependencies (from the tree's modules.dep) that nothing else holds.
- * A dry run works on the same sysfs facts and counts what it would have
- * removed as gone.
+ * its dependencies (from the tree's modules.dep) that nothing else holds;
+ * a module with a `remove` command in the host's modprobe.d is left to that
+ * command, its dependencies too.  A dry run works on the same sysfs facts
+ * and counts what it would have removed as gone.  A termination request
+ * (util/stop.h) stops it between two removals.
  */
 #include <errno.h>
 #include <libkmod.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/spawn.h"
+#include "util/stop.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 #include "worker/worker.h"
@@ -20,8 +26,11 @@ struct rm {
 	bool dry_run;
 	FILE *out;
 	struct kmi_strmap gone; /* names removed (or that a dry run would remove) */
-	char **names;           /* keys of gone, owned */
+	char **names;           /* keys of gone, owned, in removal order */
 	size_t n_names;
+	int stop_signal;        /* the signal that stopped it, before stop_before */
+	char *stop_before;
+	bool stop_during;       /* ... or during the remove command of stop_before */
 };
 
 static bool is_loaded(struct kmod_module *m)
@@ -79,16 +88,76 @@ static int remove_unused_deps(struct rm *x, struct kmod_module *m, unsigned dept
 	return r;
 }
 
+/* Asked to stop (a Pod deleted): noted for the report, before name is removed. */
+static bool stop_requested(struct rm *x, const char *name)
+{
+	int sig = kmi_stop_signal();
+
+	if (sig == 0)
+		return false;
+	x->stop_signal = sig;
+	x->stop_before = xstrdup(name);
+	return true;
+}
+
+/* modprobe -r runs a module's remove command instead of removing it, with MODPROBE_MODULE set. */
+static int run_remove_command(struct kmod_module *m, const char *cmd, struct kmi_error **err)
+{
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	struct kmi_spawn_opts so = { .argv = argv };
+	struct kmi_spawn_result res;
+	const char *name = kmod_module_get_name(m);
+	int r;
+
+	setenv("MODPROBE_MODULE", name, 1);
+	r = kmi_spawn(&so, &res, err);
+	unsetenv("MODPROBE_MODULE");
+	kmi_spawn_result_free(&res);
+	if (r < 0)
+		return kmi_error_wrap(err, "`%s`: its remove command", name);
+	if (res.exit_status != 0)
+		return kmi_error_set(err, EIO, "`%s`: its remove command (%s) failed (%s %d)", name,
+				     cmd, res.signal ? "signal" : "exit status",
+				     res.signal ? res.signal : res.exit_status);
+	kmi_info("ran the remove command of `%s`\n", name);
+	return 0;
+}
+
+static int remove_by_command(struct rm *x, struct kmod_module *m, const char *cmd,
+			     struct kmi_error **err)
+{
+	const char *name = kmod_module_get_name(m);
+	int r;
+
+	if (x->dry_run) {
+		fprintf(x->out, "remove %s\n", cmd);
+	} else if (stop_requested(x, name)) {
+		return -1;
+	} else if ((r = run_remove_command(m, cmd, err)) < 0) {
+		/* Ctrl-C reaches the command too: a stop, reported as one */
+		if (!stop_requested(x, name))
+			return r;
+		x->stop_during = true;
+		kmi_error_free(err);
+		return -1;
+	}
+	mark_gone(x, name);
+	return 0;
+}
+
 static int remove_module(struct rm *x, struct kmod_module *m, bool named, unsigned depth,
 			 struct kmi_error **err)
 {
 	const char *name = kmod_module_get_name(m);
+	const char *cmd = kmod_module_get_remove_commands(m);
 	_cleanup_free_ char *holder = NULL;
 	size_t n_gone;
 	int refcnt, r;
 
 	if (depth > 64 || kmi_strmap_get(&x->gone, name) != NULL || !is_loaded(m))
 		return 0;
+	if (cmd != NULL) /* the command deals with what uses it, and with its dependencies */
+		return remove_by_command(x, m, cmd, err);
 	holder = live_holder(x, m, &n_gone);
 	refcnt = kmod_module_get_refcnt(m);
 	if (holder != NULL || refcnt > (int)n_gone) {
@@ -102,6 +171,8 @@ static int remove_module(struct rm *x, struct kmod_module *m, bool named, unsign
 	}
 	if (x->dry_run) {
 		fprintf(x->out, "rmmod %s\n", name);
+	} else if (stop_requested(x, name)) {
+		return -1;
 	} else if ((r = kmod_module_remove_module(m, 0)) < 0 && r != -ENOENT) {
 		return kmi_error_set(err, -r, "removing `%s`", name);
 	} else {
@@ -109,6 +180,50 @@ static int remove_module(struct rm *x, struct kmod_module *m, bool named, unsign
 	}
 	mark_gone(x, name);
 	return remove_unused_deps(x, m, depth, err);
+}
+
+static bool loaded_now(struct rm *x, const char *name)
+{
+	struct kmod_module *m;
+	bool loaded;
+
+	if (kmod_module_new_from_name(x->ctx, name, &m) < 0)
+		return false;
+	loaded = is_loaded(m);
+	kmod_module_unref(m);
+	return loaded;
+}
+
+static void put_name(struct kmi_buf *b, const char *name)
+{
+	kmi_buf_printf(b, "%s%s", b->len ? ", " : "", name);
+}
+
+/* The stop's error: what this run removed, and which of the modules to remove are still in. */
+static int stopped(struct rm *x, const char *const *names, size_t n, struct kmi_error **err)
+{
+	struct kmi_buf removed = { 0 }, left = { 0 };
+	int r;
+
+	for (size_t i = 0; i < x->n_names; i++)
+		put_name(&removed, x->names[i]);
+	if (loaded_now(x, x->stop_before))
+		put_name(&left, x->stop_before);
+	for (size_t i = 0; i < n; i++) {
+		if (!streq(names[i], x->stop_before) && kmi_strmap_get(&x->gone, names[i]) == NULL &&
+		    loaded_now(x, names[i]))
+			put_name(&left, names[i]);
+	}
+	kmi_buf_putc(&removed, '\0');
+	kmi_buf_putc(&left, '\0');
+	r = kmi_error_set(err, EINTR, "interrupted by signal %d (%s) %s `%s`; removed: %s; "
+			  "still loaded: %s", x->stop_signal, strsignal(x->stop_signal),
+			  x->stop_during ? "while running the remove command of" : "before removing",
+			  x->stop_before, removed.len > 1 ? removed.data : "none",
+			  left.len > 1 ? left.data : "none");
+	kmi_buf_free(&removed);
+	kmi_buf_free(&left);
+	return r;
 }
 
 static int remove_names(struct rm *x, const char *const *names, size_t n, struct kmi_error **err)
@@ -127,8 +242,11 @@ static int remove_names(struct rm *x, const char *const *names, size_t n, struct
 		r = remove_module(x, m, true, 0, err);
 		kmod_module_unref(m);
 	}
+	if (x->stop_signal != 0)
+		r = stopped(x, names, n, err);
 	kmi_strmap_free(&x->gone);
 	kmi_names_free(x->names, x->n_names);
+	free(x->stop_before);
 	return r;
 }
 

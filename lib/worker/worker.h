@@ -43,6 +43,14 @@ int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_o
 			 const char *state_dir, char **root, char digest[KMI_DIGEST_LEN],
 			 int *lockfd, struct kmi_error **err);
 void kmi_state_release(int *lockfd);
+/*
+ * state-gc.c: under the lock, removes the trees of state_dir that no record
+ * names (but keep, the tree this run uses), the temp dirs of interrupted
+ * extractions, and the records and firmware records of trees that are gone.
+ * A tree that cannot be removed fully is a warning.  kmi_state_obtain_ref()
+ * calls it when a reference's record changes to another tree.
+ */
+void kmi_state_collect(const char *state_dir, const char *keep);
 
 /* ---- tree.c: the image's module tree for one kernel ---- */
 

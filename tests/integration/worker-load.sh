@@ -3,7 +3,8 @@
 # another kernel): --dry-run against kmod's `modprobe -d DIR --show-depends`
 # on the same extracted tree (the oracle: same lines, byte for byte), the
 # state dir (one extraction per digest, reused, a new one when the tag
-# moves, concurrent runs), the error messages, and a registry source.
+# moves, concurrent runs; a tree no reference names any more removed,
+# without following symlinks), the error messages, and a registry source.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
@@ -99,14 +100,76 @@ kmi_run stamped load "$img" kmodimg_b --dry-run
 rec=$(readlink "$st"/.refs/oci:*img:v1)
 [[ $rec == sha256-*@* ]] || fail_later "the record has no index.json stamp: $rec"
 build_image v1 "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko"
-kmi_run moved load "$img" kmodimg_b --dry-run
-shopt -s nullglob
-trees=("$st"/sha256-*)
-shopt -u nullglob
-((${#trees[@]} == 2)) || fail_later "a moved tag must give a second tree, got ${#trees[@]}"
+kmi_run moved load "$img" kmodimg_b --dry-run -v
 grep -q "/sha256-" "$KMI_TMP/moved.out" && ! grep -q "$root" "$KMI_TMP/moved.out" ||
 	fail_later "the moved tag still loads from the old tree"
+# The old tree was named by no other record: the move removed it.
+only_tree() { # NAME TREE: TREE must be the only tree in the state dir
+	local t
+	shopt -s nullglob
+	t=("$st"/sha256-*)
+	shopt -u nullglob
+	[[ ${#t[@]} == 1 && ${t[0]} == "$2" ]] ||
+		fail_later "$1: want only ${2##*/}, the state dir has: ${t[*]##*/}"
+}
+tree2=$(sed -n 's|.*\('"$st"'/sha256-[0-9a-f]*\)/.*|\1|p' "$KMI_TMP/moved.out" | head -1)
+only_tree "a moved tag" "$tree2"
+grep -qF "removed the unused tree \`$root\`" "$KMI_TMP/moved.err" ||
+	fail_later "-v does not say the old tree was removed: $(cat "$KMI_TMP/moved.err")"
 build_image v1 "$vfat" "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko" # back to the first digest
+kmi_run back load "$img" kmodimg_b --dry-run
+only_tree "the tag moved back" "$root"
+ok "a moved tag leaves one tree, its new one (also when moved back)"
+
+step "the state dir: what a record still names is kept, the rest removed"
+# The same image through a second reference text: its record keeps the tree
+# when v1 moves away from it.
+kmi_run bydigest load "oci:$KMI_TMP/img:$digest" kmodimg_b --dry-run
+((KMI_RC == 0)) || fail_later "load by digest: $(cat "$KMI_TMP/bydigest.err")"
+build_image v1 "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko"
+kmi_run moved2 load "$img" kmodimg_b --dry-run
+[[ -d $root && -d $tree2 ]] ||
+	fail_later "a tree another reference names was removed (or v1's new one is missing)"
+# Things to remove at the next change: a symlink in the tree to go that
+# leads out of the state dir (plus the in-tree link `host`, absolute), a
+# temp dir left by a killed extraction, a record whose tree is gone.
+mkdir -p "$KMI_TMP/outside/sub"
+echo keep >"$KMI_TMP/outside/sub/keep.txt"
+ln -s "$KMI_TMP/outside" "$tree2/opt/escape"
+ln -s "$KMI_TMP/outside/sub" "$tree2/escape2"
+stale=$st/sha256-$(printf '0%.0s' {1..64}).kmodimg-tmp-999999-AbC123
+mkdir -p "$stale/opt/lib"
+ln -s "$KMI_TMP/outside" "$stale/opt/lib/escape"
+ln -s "sha256-$(printf 'e%.0s' {1..64})@1:2" "$st/.refs/oci:nothing"
+ln -s "$KMI_TMP/outside" "$st/sha256-$(printf 'f%.0s' {1..64})" # not a tree: not ours
+build_image v1 "$vfat" "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko" # back: $tree2 loses its record
+kmi_run moved3 load "$img" kmodimg_b --dry-run -v
+[[ -L $st/sha256-$(printf 'f%.0s' {1..64}) ]] || fail_later "a symlink that is no tree was removed"
+rm -f "$st/sha256-$(printf 'f%.0s' {1..64})"
+only_tree "v1 and the digest on one image again" "$root"
+[[ ! -e $stale ]] || fail_later "the temp dir of an interrupted extraction is still there"
+[[ ! -L $st/.refs/oci:nothing ]] || fail_later "a record whose tree is gone is still there"
+[[ $(cat "$KMI_TMP/outside/sub/keep.txt" 2>/dev/null) == keep ]] ||
+	fail_later "removing a tree removed what a symlink in it points to"
+grep -qF "removed the temp dir of an interrupted extraction \`$stale\`" "$KMI_TMP/moved3.err" ||
+	fail_later "-v does not say the temp dir was removed: $(cat "$KMI_TMP/moved3.err")"
+ok "a tree another reference names is kept; an unused one, a stale temp dir and a dead record removed; symlinks not followed"
+# A tree that cannot be removed fully is a warning, not a failure.
+if command -v chattr >/dev/null && chattr +i "$root/opt" 2>/dev/null; then
+	build_image v1 "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko"
+	rm "$st/.refs/oci:"*"sha256:"*
+	kmi_run stuck load "$img" kmodimg_b --dry-run
+	chattr -i "$root".kmodimg-tmp-*/opt
+	((KMI_RC == 0)) && grep -qF "could not remove the unused tree \`$root\` fully" "$KMI_TMP/stuck.err" ||
+		fail_later "an unremovable tree: rc $KMI_RC, $(cat "$KMI_TMP/stuck.err")"
+	# Its name is free (a half-removed tree is never reused); the rest goes next time.
+	[[ ! -e $root ]] || fail_later "a half-removed tree kept its name"
+	build_image v1 "$vfat" "$ex/kmodimg_a.ko" "$ex/kmodimg_b.ko"
+	kmi_run back2 load "$img" kmodimg_b --dry-run
+	only_tree "after the unremovable tree" "$root"
+	[[ -z $(find "$st" -maxdepth 1 -name '*kmodimg-tmp*') ]] || fail_later "the rest of the half-removed tree stays"
+	ok "a tree that cannot be removed is a warning: $(grep -m1 WARNING "$KMI_TMP/stuck.err" | cut -c1-120)"
+fi
 
 # Concurrent first runs: one extraction, all succeed.
 st2=$KMI_TMP/state2

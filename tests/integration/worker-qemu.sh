@@ -33,7 +33,11 @@
 #     as softdep), with rawArgs and with args (kmod's modprobe, KMM's
 #     argv; the deprecated single inTreeModuleToRemove), with --pull
 #     (containerImage fetched by the worker), and an
-#     unknown field rejected.
+#     unknown field rejected;
+#   - SIGTERM mid-load removes what the load inserted; SIGTERM mid-unload
+#     (kmodimg unload, worker kmod unload; held between two removals by a
+#     modprobe.d remove command that waits for the test) stops before the
+#     next removal, names what was removed and what is still loaded, exits 1.
 # The load --dry-run sequence is compared with kmod's modprobe
 # --show-depends on the same extracted tree. KMODIMG_QEMU_SHIM=1 runs the
 # same guest checks (less those of kmodimg's own promises) against

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/strmap.h"
+#include "util/xalloc.h"
 
 /* Values computed with kmod's own shared/hash.c: the order of depmod's outputs hangs on them. */
 static void test_superfast(void)
@@ -60,10 +67,52 @@ static void test_buf(void)
 	kmi_buf_free(&b);
 }
 
+/* top/rel in a static buffer */
+static const char *at(const char *top, const char *rel)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s/%s", top, rel);
+	return buf;
+}
+
+/* kmi_rm_rf_at: symlinks are removed, never followed; read-only directories emptied too. */
+static void test_rm_rf(void)
+{
+	char *top = kmi_tmp_template("kmodimg-test-rm");
+	char outside[4200];
+	struct kmi_buf names = { 0 };
+	int fd;
+
+	CHECK(mkdtemp(top) != NULL);
+	CHECK(mkdir(at(top, "outside"), 0755) == 0);
+	close(open(at(top, "outside/keep"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	snprintf(outside, sizeof(outside), "%s", at(top, "outside"));
+	CHECK(mkdir(at(top, "tree"), 0755) == 0);
+	CHECK(mkdir(at(top, "tree/ro"), 0755) == 0);
+	close(open(at(top, "tree/ro/file"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	CHECK(symlink(outside, at(top, "tree/ro/abs")) == 0);
+	CHECK(symlink("../outside", at(top, "tree/rel")) == 0);
+	CHECK(chmod(at(top, "tree/ro"), 0555) == 0);
+
+	fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(kmi_list_dir(fd, &names) == 2);
+	CHECK(kmi_rm_rf_at(fd, "tree") == 0);
+	CHECK(faccessat(fd, "tree", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+	CHECK(faccessat(fd, "outside/keep", F_OK, 0) == 0);
+	CHECK(kmi_rm_rf_at(fd, "nothing") == 0);
+	close(fd);
+	CHECK(kmi_rm_rf(top) == 0);
+	CHECK(access(top, F_OK) < 0);
+	kmi_buf_free(&names);
+	free(top);
+}
+
 int main(void)
 {
 	RUN(test_superfast);
 	RUN(test_strmap);
 	RUN(test_buf);
+	RUN(test_rm_rf);
 	CHECK_EXIT();
 }

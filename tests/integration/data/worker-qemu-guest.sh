@@ -242,6 +242,71 @@ if [ "${SHIM:-0}" != 1 ]; then
 	unload_all
 fi
 
+# term_mid_unload NAME HOW CMD...: runs CMD in the background with a
+# modprobe.d remove command for kmodimg_b that waits until we let it go,
+# and signals it while that command runs.  HOW `pod`: SIGTERM to CMD alone,
+# as Kubernetes stops a container, so the signal lands between the removal
+# of kmodimg_b and the next one, whatever the guest's speed; `ctrl-c`:
+# SIGINT to CMD's process group (CMD started by setsid), as a terminal
+# sends it, so the remove command dies too.
+term_mid_unload() {
+	_name=$1
+	_how=$2
+	shift 2
+	[ "$_how" = pod ] || set -- setsid "$@"
+	rm -f /run/rm-b /run/rm-go
+	mkdir -p /etc/modprobe.d
+	echo 'remove kmodimg_b touch /run/rm-b; while [ ! -e /run/rm-go ]; do sleep 0.1; done; /sbin/rmmod $MODPROBE_MODULE' \
+		>/etc/modprobe.d/kmi-slow-rm.conf
+	"$@" >"/tmp/$_name.out" 2>"/tmp/$_name.err" &
+	_pid=$!
+	_n=0
+	while [ ! -e /run/rm-b ] && [ $_n -lt 600 ] && kill -0 $_pid 2>/dev/null; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	if [ "$_how" = pod ]; then
+		kill -TERM $_pid
+	else
+		kill -INT -- -$_pid
+	fi
+	touch /run/rm-go
+	wait $_pid
+	RC=$?
+	rm -f /etc/modprobe.d/kmi-slow-rm.conf /run/rm-b /run/rm-go
+	sed 's/^/  ! /' "/tmp/$_name.err"
+}
+
+# A Pod deleted mid-unload: the unload stops before the next removal, says
+# what it removed and what is still loaded, and puts nothing back.  The
+# whole image unloads as kmodimg_c (with crc8), kmodimg_b (by its remove
+# command), kmodimg_a.
+if [ "${SHIM:-0}" != 1 ]; then
+	step "SIGTERM during an unload: it stops between two removals"
+	unload_all
+	run ul kmodimg load --firmware-path /var/lib/fw3 "$REF"
+	check_rc "load the whole image" 0
+	check_loaded kmodimg_a kmodimg_b crc8 kmodimg_c
+	term_mid_unload uterm pod kmodimg unload "$REF"
+	check_rc "unload stopped by SIGTERM" 1
+	check_not_loaded kmodimg_c crc8 kmodimg_b
+	check_loaded kmodimg_a
+	check_out "the stop" uterm "interrupted by signal 15"
+	check_out "the stop" uterm "before removing \`kmodimg_a\`; removed: kmodimg_c, crc8, kmodimg_b; still loaded: kmodimg_a"
+	run ul2 kmodimg unload "$REF"
+	check_rc "unload again finishes the job" 0
+	check_not_loaded $ALL
+	# Ctrl-C: the remove command dies of it as well, and that is the stop.
+	run ul3 kmodimg load --firmware-path /var/lib/fw3 "$REF"
+	term_mid_unload uint ctrl-c kmodimg unload "$REF"
+	check_rc "unload stopped by Ctrl-C" 1
+	check_not_loaded kmodimg_c crc8
+	check_loaded kmodimg_b kmodimg_a
+	check_out "the stop" uint "interrupted by signal 2"
+	check_out "the stop" uint "while running the remove command of \`kmodimg_b\`; removed: kmodimg_c, crc8; still loaded: kmodimg_b, kmodimg_a"
+	unload_all
+fi
+
 # ------------------------------------------------------------- worker kmod
 
 # What KMM's init container does (kmm-contract.md 5.1), into --root
@@ -355,6 +420,28 @@ run w5u kmodimg worker kmod unload /run/w5.yaml --pull
 check_rc "worker kmod unload --pull" 0
 check_not_loaded $ALL
 unload_all
+
+# The same stop in the worker's unload (modulesLoadingOrder: b, then a).
+if [ "${SHIM:-0}" != 1 ]; then
+	step "worker kmod unload: SIGTERM stops it between two removals"
+	cat >/run/w6.yaml <<EOF
+kernelVersion: $KVER
+containerImage: $REF
+modprobe:
+  moduleName: kmodimg_b
+  dirName: /opt
+  modulesLoadingOrder: [kmodimg_b, kmodimg_a]
+EOF
+	run w6 kmodimg worker kmod load /run/w6.yaml --pull
+	check_rc "worker kmod load (modulesLoadingOrder b, a)" 0
+	check_loaded kmodimg_a kmodimg_b
+	term_mid_unload w6term pod kmodimg worker kmod unload /run/w6.yaml --pull
+	check_rc "worker kmod unload stopped by SIGTERM" 1
+	check_not_loaded kmodimg_b
+	check_loaded kmodimg_a
+	check_out "the stop" w6term "removed: kmodimg_b; still loaded: kmodimg_a"
+	unload_all
+fi
 
 step "worker kmod: an unknown field is rejected"
 cat >/run/w4.yaml <<EOF
