@@ -85,26 +85,15 @@ static bool is_tree(const char *dir)
 }
 
 /*
- * The tree extracted before for what a layout or store reference names,
- * found without reading the manifest: a tree is named by its manifest's
- * digest and was checked against it when extracted, so the name is enough.
- * The layout must still name that digest and hold its blob.  A registry's
- * word for a digest is not taken without the content (the full path then).
+ * Takes the lock and the tree of digest d, if it is there: 1, or 0 (lock
+ * released) when it is not.
  */
-static int reuse_local(struct kmi_endpoint *ep, const char *state_dir, char **root,
-		       char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
+static int claim_tree(const char *state_dir, const char *d, char **root,
+		      char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
 {
-	char d[KMI_DIGEST_LEN];
-	_cleanup_free_ char *dir = NULL;
-	struct kmi_error *ignored = NULL;
+	_cleanup_free_ char *dir = digest_dir(state_dir, d);
 	int r;
 
-	if (ep->layout == NULL || kmi_endpoint_exists(ep, d, &ignored) != 1 || !digest_ok(d) ||
-	    !kmi_layout_has_blob(ep->layout, d)) {
-		kmi_error_free(&ignored); /* the full path says it properly */
-		return 0;
-	}
-	dir = digest_dir(state_dir, d);
 	if ((r = take_lock(state_dir, lockfd, err)) < 0)
 		return r;
 	if (!is_tree(dir)) {
@@ -115,6 +104,27 @@ static int reuse_local(struct kmi_endpoint *ep, const char *state_dir, char **ro
 	memcpy(digest, d, KMI_DIGEST_LEN);
 	*root = TAKE_PTR(dir);
 	return 1;
+}
+
+/*
+ * The tree extracted before for what a layout or store reference names,
+ * found without reading the manifest: a tree is named by its manifest's
+ * digest and was checked against it when extracted, so the name is enough.
+ * The layout must still name that digest and hold its blob.  A registry's
+ * word for a digest is not taken without the content (the full path then).
+ */
+static int reuse_local(struct kmi_endpoint *ep, const char *state_dir, char **root,
+		       char digest[KMI_DIGEST_LEN], int *lockfd, struct kmi_error **err)
+{
+	char d[KMI_DIGEST_LEN];
+	struct kmi_error *ignored = NULL;
+
+	if (ep->layout == NULL || kmi_endpoint_exists(ep, d, &ignored) != 1 || !digest_ok(d) ||
+	    !kmi_layout_has_blob(ep->layout, d)) {
+		kmi_error_free(&ignored); /* the full path says it properly */
+		return 0;
+	}
+	return claim_tree(state_dir, d, root, digest, lockfd, err);
 }
 
 int kmi_state_obtain(struct kmi_endpoint *ep, const char *state_dir, char **root,
@@ -291,9 +301,7 @@ static int reuse_stamped(struct kmi_endpoint *ep, const char *ref, const char *s
 {
 	char *old_stamp = NULL;
 	_cleanup_free_ char *name = record_tree(state_dir, ref, &old_stamp);
-	_cleanup_free_ char *dir = NULL;
 	char d[KMI_DIGEST_LEN];
-	int r;
 
 	if (name == NULL || old_stamp == NULL || !streq(old_stamp, stamp) ||
 	    strncmp(name, "sha256-", 7) != 0 || strlen(name) != KMI_DIGEST_LEN - 1)
@@ -301,17 +309,7 @@ static int reuse_stamped(struct kmi_endpoint *ep, const char *ref, const char *s
 	snprintf(d, sizeof(d), "sha256:%s", name + 7);
 	if (!digest_ok(d) || !kmi_layout_has_blob(ep->layout, d))
 		return 0;
-	dir = xasprintf("%s/%s", state_dir, name);
-	if ((r = take_lock(state_dir, lockfd, err)) < 0)
-		return r;
-	if (!is_tree(dir)) {
-		kmi_state_release(lockfd);
-		return 0;
-	}
-	kmi_info("image %s already extracted in `%s`\n", d, dir);
-	memcpy(digest, d, KMI_DIGEST_LEN);
-	*root = TAKE_PTR(dir);
-	return 1;
+	return claim_tree(state_dir, d, root, digest, lockfd, err);
 }
 
 int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_ok,
