@@ -131,8 +131,7 @@ elif "$KMODIMG" extract --help >/dev/null 2>&1; then
 	}
 	for i in $(seq 0 "$runs"); do
 		rm -rf "$T/x-ours" "$T/x-sk" "$T/x-skl"
-		# whoever runs first after the removal pays for it (see first_after_rm)
-		if first_after_rm "$i"; then
+		if ours_first "$i"; then
 			o=$(ours4)
 			p=$(peer4)
 		else

@@ -11,7 +11,7 @@ t = time.monotonic()
 r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, shell=False)
 if r.returncode != 0:
     sys.exit("failed (%d): %s" % (r.returncode, " ".join(sys.argv[1:])))
-print("%.4f" % (time.monotonic() - t))
+print("%.6f" % (time.monotonic() - t))
 PY
 }
 
@@ -23,14 +23,14 @@ report() {
 	local o p
 	o=$(median <"$3")
 	p=$(median <"$4")
-	printf '%-40s ours %8.4f s   peer %8.4f s   ratio %.3f   (goal %s)\n' "$1" "$o" "$p" \
+	printf '%-40s ours %9.5f s   peer %9.5f s   ratio %.3f   (goal %s)\n' "$1" "$o" "$p" \
 		"$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')" "$2"
 }
 
-# first_after_rm I: true on even runs, where ours goes first after the
-# previous outputs were removed; odd runs put the peer first.  On ext4
-# without a journal (this machine's), allocating an inode skips those freed
-# in the last 30 s (dirty_expire_centisecs) by scanning for them, so
-# creating thousands of files right after removing thousands costs seconds
-# of system time: the order alone moved `extract` from 1.3 to 3.5 s.
-first_after_rm() { (($1 % 2 == 0)); }
+# ours_first I: true on even runs (ours first), false on odd ones (the peer
+# first), so that the order favours neither.  It matters: on ext4 without a
+# journal (this machine's), allocating an inode skips those freed in the
+# last 30 s (dirty_expire_centisecs) by scanning for them, so whoever creates
+# thousands of files right after thousands were removed pays seconds of
+# system time (the order alone moved `extract` from 1.3 to 3.5 s).
+ours_first() { (($1 % 2 == 0)); }
