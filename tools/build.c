@@ -216,15 +216,7 @@ static int run_build(struct build_cmd *c, struct kmi_error **err)
 	}
 	via_tmp = dst.reg != NULL;
 	if (via_tmp) {
-		/*
-		 * The registry's round trips before the first upload overlap the
-		 * build.  The libraries the build opens on first use are opened
-		 * first: dlopen() of libcurl and its thirty dependencies holds the
-		 * loader's lock for some 5 ms.
-		 */
-		kmi_jansson_load(NULL);
-		if (c->b.compression == KMI_COMPRESS_GZIP)
-			kmi_deflate_load(NULL);
+		/* the registry's round trips before the first upload overlap the build */
 		kmi_async_start(&connecting, prepare_push, &dst);
 		if (mkdtemp(tmpl) == NULL) {
 			r = kmi_error_set(err, errno, "creating a scratch directory");
@@ -446,7 +438,16 @@ static int run(int argc, char *argv[])
 		}
 		c.b.mtime = v;
 	}
-	r = c.df.dockerfile ? build_dockerfile(&c, &err) : run_build(&c, &err);
+	/*
+	 * The libraries the build opens on first use, opened now: one missing
+	 * is an error before anything is written (and before libcurl's dlopen
+	 * on the connecting thread holds the loader's lock for some 5 ms).
+	 */
+	r = kmi_jansson_load(&err);
+	if (r == 0 && c.df.dockerfile == NULL && c.b.compression == KMI_COMPRESS_GZIP)
+		r = kmi_deflate_load(&err);
+	if (r == 0)
+		r = c.df.dockerfile ? build_dockerfile(&c, &err) : run_build(&c, &err);
 	cmd_free(&c);
 	return r < 0 ? kmi_fail("build", &err) : KMI_EXIT_OK;
 }

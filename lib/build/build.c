@@ -124,12 +124,10 @@ static int stage(const struct kmi_build_opts *o, const struct inputs *in, const 
 		 char **moddir, struct kmi_error **err)
 {
 	char *dir = xasprintf("%s/root%s/lib/modules/%s", tmp, o->prefix, o->kver);
-	_cleanup_free_ char *cwd = getcwd(NULL, 0), *made = NULL;
+	_cleanup_free_ char *cwd = NULL, *made = NULL;
 	int r;
 
 	*moddir = dir;
-	if (cwd == NULL)
-		return kmi_error_set(err, errno, "getcwd");
 	if ((r = kmi_mkdir_p(dir, 0755)) < 0)
 		return kmi_error_set(err, -r, "creating `%s`", dir);
 	/*
@@ -140,10 +138,14 @@ static int stage(const struct kmi_build_opts *o, const struct inputs *in, const 
 	 */
 	for (size_t i = 0; i < in->n; i++) {
 		_cleanup_free_ char *link = xasprintf("%s/%s", dir, in->f[i].dest);
-		_cleanup_free_ char *target = in->f[i].src[0] == '/'
-						      ? xstrdup(in->f[i].src)
-						      : xasprintf("%s/%s", cwd, in->f[i].src);
+		_cleanup_free_ char *target = NULL;
 		char *slash = strrchr(link, '/');
+
+		if (in->f[i].src[0] != '/' && cwd == NULL && (cwd = getcwd(NULL, 0)) == NULL)
+			return kmi_error_set(err, errno, "the current directory (for `%s`)",
+					     in->f[i].src);
+		target = in->f[i].src[0] == '/' ? xstrdup(in->f[i].src)
+						: xasprintf("%s/%s", cwd, in->f[i].src);
 
 		*slash = '\0';
 		if (made == NULL || !streq(made, link)) {

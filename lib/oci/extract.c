@@ -1338,7 +1338,7 @@ static int dir_is_empty(const char *path, bool *empty)
  * same directory: only when its pid is gone and its lock can be taken (the
  * lock also covers a pid from another pid namespace).
  */
-static bool stale_temp(int dirfd, const char *name)
+bool kmi_extract_temp_stale(int dirfd, const char *name)
 {
 	const char *p = strstr(name, ".kmodimg-tmp-");
 	_cleanup_close_ int fd = -1;
@@ -1370,7 +1370,7 @@ static void clean_stale_temps(const char *dir)
 		return;
 	}
 	for (size_t off = 0; off < names.len; off += strlen(names.data + off) + 1) {
-		if (stale_temp(fd, names.data + off))
+		if (kmi_extract_temp_stale(fd, names.data + off))
 			remove_at(fd, names.data + off, 0);
 	}
 	kmi_buf_free(&names);

@@ -124,3 +124,9 @@ int kmi_extract_manifest(struct kmi_endpoint *ep, const struct kmi_manifest_data
 int kmi_extract_image(struct kmi_endpoint *ep, const char *dest,
 		      const struct kmi_extract_limits *lim, char digest[KMI_DIGEST_LEN],
 		      struct kmi_error **err);
+
+/*
+ * Whether `name` in dirfd is the temp dir of an extraction that is over
+ * (DEST.kmodimg-tmp-PID-XXXXXX whose pid is gone and whose lock is free).
+ */
+bool kmi_extract_temp_stale(int dirfd, const char *name);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -425,12 +427,37 @@ int kmi_layout_read_blob(struct kmi_layout *l, const char *digest, size_t max, c
  */
 #define INDEX_SETTLED_SEC 3
 
+/*
+ * Network and FUSE file systems may answer stat() from a cache while another
+ * host has replaced the file; FAT's ctime is the creation time.
+ */
+static bool stamps_trusted(int dirfd)
+{
+	struct statfs sf;
+
+	if (fstatfs(dirfd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case NFS_SUPER_MAGIC:
+	case SMB_SUPER_MAGIC:
+	case CIFS_SUPER_MAGIC:
+	case FUSE_SUPER_MAGIC:
+	case MSDOS_SUPER_MAGIC:
+	case V9FS_MAGIC:
+	case CEPH_SUPER_MAGIC:
+		return false;
+	default:
+		return true;
+	}
+}
+
 bool kmi_layout_index_stamp(struct kmi_layout *l, char *out, size_t n)
 {
 	struct stat st;
 	struct timespec now;
 
-	if (fstatat(l->dirfd, "index.json", &st, 0) < 0 || !S_ISREG(st.st_mode) ||
+	if (!stamps_trusted(l->dirfd) || fstatat(l->dirfd, "index.json", &st, 0) < 0 ||
+	    !S_ISREG(st.st_mode) ||
 	    clock_gettime(CLOCK_REALTIME, &now) < 0 ||
 	    now.tv_sec - st.st_ctim.tv_sec < INDEX_SETTLED_SEC)
 		return false;

@@ -163,7 +163,8 @@ void kmi_endpoint_prepare_push(struct kmi_endpoint *ep, unsigned n)
 	p->locs = xcalloc(n + 1, sizeof(*p->locs));
 	ep->uploads = p;
 	b.regs[0] = ep->reg;
-	if (n > 1 && kmi_registry_clone(ep->reg, &b.regs[1], NULL) == 0)
+	if (n > 1 && kmi_registry_can_probe(ep->reg) &&
+	    kmi_registry_clone(ep->reg, &b.regs[1], NULL) == 0)
 		first = 2;
 	kmi_parallel_for(first, first, first_session, &b);
 	kmi_registry_close(b.regs[1]);

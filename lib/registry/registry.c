@@ -53,6 +53,7 @@ struct kmi_registry {
 	struct kmi_http_tls tls; /* until the first request creates http */
 	struct kmi_http *http;
 	struct kmi_auth *auth;
+	bool plain_refused;         /* the plain-http probe got no HTTP answer */
 	atomic_bool cancelled;      /* set by kmi_registry_cancel() */
 	const atomic_bool *cancel;  /* ours, or the original's for a clone */
 };
@@ -252,7 +253,7 @@ static bool plain_http_first(struct kmi_registry *r, struct kmi_http_resp *resp)
 	struct kmi_http_req req = { .method = "GET" };
 	struct kmi_error *e = NULL;
 
-	if (!r->insecure || !has_port(r->api_host))
+	if (!r->insecure || !has_port(r->api_host) || r->plain_refused)
 		return false;
 	url = xasprintf("http://%s/v2/", r->api_host);
 	req.url = url;
@@ -694,6 +695,11 @@ int kmi_registry_start_upload(struct kmi_registry *r, const char *repo, char **l
 	return start_upload(r, repo, scope, location, err);
 }
 
+bool kmi_registry_can_probe(const struct kmi_registry *r)
+{
+	return r->base == NULL && r->insecure && has_port(r->api_host) && !r->plain_refused;
+}
+
 /*
  * Where plain http is asked first (plain_http_first()), the first upload's
  * POST can be that question itself: a registry answers it with 202, or with
@@ -710,15 +716,20 @@ static int probe_upload(struct kmi_registry *r, const char *repo, const char *sc
 	struct kmi_error *e = NULL;
 	int rc;
 
-	if (r->base != NULL || !r->insecure || !has_port(r->api_host))
+	if (!kmi_registry_can_probe(r))
 		return 1;
 	if ((rc = http_ready(r, err)) < 0)
 		return kmi_error_wrap(err, "registry %s", r->host);
 	url = xasprintf("http://%s/v2/%s/blobs/uploads/", r->api_host, repo);
 	req.url = url;
-	if (kmi_http_do(r->http, &req, &resp, &e) < 0 ||
-	    (resp.status != 202 && resp.status != 401)) {
+	if (kmi_http_do(r->http, &req, &resp, &e) < 0) {
+		/* no answer: asking the same port again in plain_http_first() is no use */
+		r->plain_refused = true;
 		kmi_error_free(&e);
+		kmi_http_resp_free(&resp);
+		return 1;
+	}
+	if (resp.status != 202 && resp.status != 401) {
 		kmi_http_resp_free(&resp);
 		return 1;
 	}
@@ -726,7 +737,8 @@ static int probe_upload(struct kmi_registry *r, const char *repo, const char *sc
 		kmi_http_resp_free(&resp);
 		return 0;
 	}
-	kmi_log(KMI_LOG_INFO, "registry %s: using plain http\n", r->host);
+	if (authenticate) /* the clone beside it need not say it again */
+		kmi_log(KMI_LOG_INFO, "registry %s: using plain http\n", r->host);
 	r->base = xasprintf("http://%s", r->api_host);
 	if (resp.status == 401) {
 		kmi_auth_set_challenge(r->auth, resp.www_auth);

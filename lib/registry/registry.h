@@ -110,6 +110,8 @@ int kmi_registry_start_upload(struct kmi_registry *r, const char *repo, char **l
  */
 int kmi_registry_connect_upload(struct kmi_registry *r, const char *repo, bool authenticate,
 				char **location, struct kmi_error **err);
+/* Whether kmi_registry_connect_upload() would ask with a POST (not connected yet). */
+bool kmi_registry_can_probe(const struct kmi_registry *r);
 /* As kmi_registry_push_blob(), through a session from kmi_registry_start_upload() (taken). */
 int kmi_registry_push_blob_at(struct kmi_registry *r, const char *repo, const char *digest,
 			      uint64_t size, int fd, char *location, struct kmi_error **err);

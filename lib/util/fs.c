@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -47,6 +48,21 @@ static int open_dir_at(int parent, const char *name, const struct stat *st)
 	return fd;
 }
 
+/*
+ * Whether name is the root of a mount: another file system, or a bind mount
+ * of a directory of the same one (same st_dev, so statx() must say it).
+ */
+static bool mount_root_at(int parent, const char *name, const struct stat *st, dev_t dev)
+{
+	struct statx stx;
+
+	if (st->st_dev != dev)
+		return true;
+	return statx(parent, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) == 0 &&
+	       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 /* dev: the filesystem of the top directory; a mount point below it is left alone. */
 static int rm_at(int parent, const char *name, unsigned depth, dev_t dev)
 {
@@ -55,7 +71,7 @@ static int rm_at(int parent, const char *name, unsigned depth, dev_t dev)
 
 	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (depth > 0 && S_ISDIR(st.st_mode) && st.st_dev != dev)
+	if (depth > 0 && S_ISDIR(st.st_mode) && mount_root_at(parent, name, &st, dev))
 		return -EXDEV;
 	if (S_ISDIR(st.st_mode) && depth < 256) {
 		int fd = open_dir_at(parent, name, &st);

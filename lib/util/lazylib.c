@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "util/lazylib.h"
 
@@ -48,6 +50,12 @@ int kmi_lazylib_error(const struct kmi_lazylib *lib, struct kmi_error **err)
 
 void kmi_lazylib_die(const struct kmi_lazylib *lib)
 {
+	static atomic_flag dying = ATOMIC_FLAG_INIT;
+
+	/* two threads meeting the same missing library: one message, one exit() */
+	if (atomic_flag_test_and_set(&dying))
+		for (;;)
+			pause();
 	fprintf(stderr, "kmodimg: cannot load %s: %s; install %s\n", lib->soname, lib->why,
 		lib->package);
 	exit(2);

@@ -13,10 +13,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "oci/extract.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -131,9 +133,13 @@ static void remove_temp(struct gc *g, const char *name)
 static void remove_tree(struct gc *g, const char *name)
 {
 	char tmp[TREE_NAME_LEN + 64];
+	unsigned long long rnd = 0;
 	int r;
 
-	snprintf(tmp, sizeof(tmp), "%s.kmodimg-tmp-%d-remove", name, (int)getpid());
+	/* random, not only the pid: in a container every run may be pid 1 */
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = (unsigned long long)time(NULL) ^ (unsigned long long)getpid() << 32;
+	snprintf(tmp, sizeof(tmp), "%s.kmodimg-tmp-%d-remove-%016llx", name, (int)getpid(), rnd);
 	if (renameat(g->fd, name, g->fd, tmp) < 0) {
 		kmi_warn("could not remove the unused tree `%s/%s`: %s\n", g->state_dir, name,
 			 strerror(errno));
@@ -146,13 +152,14 @@ static void remove_tree(struct gc *g, const char *name)
 		kmi_info("removed the unused tree `%s/%s`\n", g->state_dir, name);
 }
 
-/* A temp dir whose extraction still runs holds its flock (oci/extract.h). */
+/*
+ * A tree this cleanup renamed and could not remove fully (nobody else uses
+ * such a name), or the temp dir of an extraction that is over.
+ */
 static bool temp_abandoned(struct gc *g, const char *name)
 {
-	_cleanup_close_ int fd =
-		openat(g->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	return fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+	return strstr(name + TREE_NAME_LEN, "-remove") != NULL ||
+	       kmi_extract_temp_stale(g->fd, name);
 }
 
 static void collect_entry(struct gc *g, const char *name)

@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "oci/extract.h"
+#include "oci/image.h"
 #include "util/buf.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -264,12 +266,12 @@ static char *record_tree(const char *state_dir, const char *ref, char **stamp)
 	at = strchr(name, '@');
 	if (at != NULL)
 		*at++ = '\0';
-	if (stamp != NULL)
-		*stamp = at;
 	if (strchr(name, '/') != NULL || name[0] == '.' || name[0] == '\0') {
 		free(name);
 		return NULL;
 	}
+	if (stamp != NULL)
+		*stamp = at; /* inside name: valid while it is */
 	return name;
 }
 
@@ -312,6 +314,20 @@ static int reuse_stamped(struct kmi_endpoint *ep, const char *ref, const char *s
 	return claim_tree(state_dir, d, root, digest, lockfd, err);
 }
 
+/*
+ * index.json's stamp and the platform an index is resolved for (uname's,
+ * which a 32-bit personality changes).
+ */
+static bool layout_stamp(struct kmi_layout *l, char *out, size_t n)
+{
+	size_t len;
+
+	if (!kmi_layout_index_stamp(l, out, n))
+		return false;
+	len = strlen(out);
+	return (size_t)snprintf(out + len, n - len, ".%s", kmi_host_arch()) < n - len;
+}
+
 int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_ok,
 			 const char *state_dir, char **root, char digest[KMI_DIGEST_LEN],
 			 int *lockfd, struct kmi_error **err)
@@ -320,7 +336,7 @@ int kmi_state_obtain_ref(struct kmi_endpoint *ep, const char *ref, bool cached_o
 	struct kmi_error *lock_err = NULL;
 	char stamp[160];
 	/* taken before resolving: a change after it shows in the next stamp */
-	bool stamped = ep && ep->layout && kmi_layout_index_stamp(ep->layout, stamp, sizeof(stamp));
+	bool stamped = ep && ep->layout && layout_stamp(ep->layout, stamp, sizeof(stamp));
 	int r, locked;
 
 	*root = NULL;

@@ -331,6 +331,14 @@ int kmi_tree_set_order(struct kmi_tree *t, const char *const *order, size_t n,
 
 	if (n < 2)
 		return 0;
+	/* the names become config lines: a newline would add install or remove commands */
+	for (size_t i = 0; i < n; i++) {
+		if (order[i][0] == '\0' || order[i][strspn(order[i], "abcdefghijklmnopqrstuvwxyz"
+								   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+								   "0123456789_-")] != '\0')
+			return kmi_error_set(err, KMI_EUSAGE,
+					     "module loading order: `%s` is not a module name", order[i]);
+	}
 	/* KMM's modules-order annotation: "softdep a pre: b", "softdep b pre: c", ... */
 	for (size_t i = 0; i + 1 < n; i++)
 		kmi_buf_printf(&text, "softdep %s pre: %s\n", order[i], order[i + 1]);

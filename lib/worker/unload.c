@@ -2,8 +2,9 @@
 /*
  * Unloading as `modprobe -r` does: each named module if it is loaded, then
  * its dependencies (from the tree's modules.dep) that nothing else holds;
- * a module with a `remove` command in the host's modprobe.d is left to that
- * command, its dependencies too.  A dry run works on the same sysfs facts
+ * a named module with a `remove` command in the host's modprobe.d is left to
+ * that command, its dependencies too (a dependency's own command is not run,
+ * as with modprobe -r).  A dry run works on the same sysfs facts
  * and counts what it would have removed as gone.  A termination request
  * (util/stop.h) stops it between two removals.
  */
@@ -11,6 +12,7 @@
 #include <libkmod.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/log.h"
@@ -100,18 +102,35 @@ static bool stop_requested(struct rm *x, const char *name)
 	return true;
 }
 
+/* Our environment with var ("NAME=value") in place of any NAME: the array only is malloc'ed. */
+static char **env_with(char *var)
+{
+	size_t n = 0, k = 0, len = strcspn(var, "=") + 1;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	env = xcalloc(n + 2, sizeof(*env));
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(environ[i], var, len) != 0)
+			env[k++] = environ[i];
+	}
+	env[k] = var;
+	return env;
+}
+
 /* modprobe -r runs a module's remove command instead of removing it, with MODPROBE_MODULE set. */
 static int run_remove_command(struct kmod_module *m, const char *cmd, struct kmi_error **err)
 {
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	struct kmi_spawn_opts so = { .argv = argv };
-	struct kmi_spawn_result res;
 	const char *name = kmod_module_get_name(m);
+	_cleanup_free_ char *var = xasprintf("MODPROBE_MODULE=%s", name);
+	_cleanup_free_ char **env = env_with(var);
+	struct kmi_spawn_opts so = { .argv = argv, .env = env };
+	struct kmi_spawn_result res;
 	int r;
 
-	setenv("MODPROBE_MODULE", name, 1);
 	r = kmi_spawn(&so, &res, err);
-	unsetenv("MODPROBE_MODULE");
 	kmi_spawn_result_free(&res);
 	if (r < 0)
 		return kmi_error_wrap(err, "`%s`: its remove command", name);
@@ -156,7 +175,12 @@ static int remove_module(struct rm *x, struct kmod_module *m, bool named, unsign
 
 	if (depth > 64 || kmi_strmap_get(&x->gone, name) != NULL || !is_loaded(m))
 		return 0;
-	if (cmd != NULL) /* the command deals with what uses it, and with its dependencies */
+	/*
+	 * The command deals with what uses it, and with its dependencies; as in
+	 * modprobe -r, only a named module's runs: a dependency is removed
+	 * plainly, and only when unused.
+	 */
+	if (cmd != NULL && named)
 		return remove_by_command(x, m, cmd, err);
 	holder = live_holder(x, m, &n_gone);
 	refcnt = kmod_module_get_refcnt(m);
@@ -174,7 +198,12 @@ static int remove_module(struct rm *x, struct kmod_module *m, bool named, unsign
 	} else if (stop_requested(x, name)) {
 		return -1;
 	} else if ((r = kmod_module_remove_module(m, 0)) < 0 && r != -ENOENT) {
-		return kmi_error_set(err, -r, "removing `%s`", name);
+		if (named)
+			return kmi_error_set(err, -r, "removing `%s`", name);
+		/* as modprobe -r: a dependency that stays is worth a word, not a failure */
+		kmi_warn("could not remove the dependency `%s`, now unused: %s\n", name,
+			 strerror(-r));
+		return 0;
 	} else {
 		kmi_info("removed `%s`\n", name);
 	}

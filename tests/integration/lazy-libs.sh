@@ -123,6 +123,17 @@ kmi_run gz-build hide_one libdeflate.so.0 -- "$KMODIMG" build --quiet --kernel "
 must_name gz-build libdeflate.so.0 libdeflate0
 kmi_run json hide_one libjansson.so.4 -- "$KMODIMG" images --store "$KMI_TMP/img"
 must_name json libjansson.so.4 libjansson4
+# a build says so before it writes anything: no blob, no scratch tree
+shm_before=$(ls -d /dev/shm/kmodimg-build.* "${TMPDIR:-/tmp}"/kmodimg-build.* 2>/dev/null | sort || true)
+kmi_run json-build hide_one libjansson.so.4 -- "$KMODIMG" build --quiet --kernel "$KVER" \
+	-t "oci:$KMI_TMP/img4:v1" "$ex/kmodimg_a.ko"
+must_name json-build libjansson.so.4 libjansson4
+shm_after=$(ls -d /dev/shm/kmodimg-build.* "${TMPDIR:-/tmp}"/kmodimg-build.* 2>/dev/null | sort || true)
+if [[ ! -e $KMI_TMP/img4 && $shm_after == "$shm_before" ]]; then
+	ok "json-build left nothing behind"
+else
+	fail_later "json-build left $(find "$KMI_TMP/img4" -type f 2>/dev/null | tr '\n' ' ') $shm_after"
+fi
 plan_in=$KMODIMG_SRC/tests/integration/data/kmm/plan/lint.yaml
 kmi_run yaml-plan hide_one libyaml-0.so.2 -- "$KMODIMG" plan "$plan_in" -k "$KVER"
 must_name yaml-plan libyaml-0.so.2 libyaml-0-2

@@ -210,6 +210,11 @@ expect_error kver 1 "/opt/lib/modules has: $KVER" -- \
 expect_error dirname 1 "is its module root elsewhere" -- load "$img" kmodimg_b --dir-name /usr --dry-run
 expect_error param 2 "is not PARAM=VALUE" -- load "$img" kmodimg_b oops --dry-run
 expect_error order 2 "--order must start with MODULE" -- load "$img" kmodimg_b --order vfat,kmodimg_b
+# the order becomes softdep lines: a newline must not smuggle in an install command
+expect_error order-inject 2 "is not a module name" -- load "$img" kmodimg_b --dry-run \
+	--order "kmodimg_b,vfat
+install vfat touch $KMI_TMP/injected"
+[[ ! -e $KMI_TMP/injected ]] || fail_later "an --order name ran a command"
 expect_error noimage 1 "" -- load "oci:$KMI_TMP/img:nosuch" kmodimg_b --dry-run
 expect_error unl-missing 1 "it has:" -- unload "$img" nosuch --dry-run
 expect_error usage 2 "want REF" -- "$KMODIMG" load

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -108,11 +112,57 @@ static void test_rm_rf(void)
 	free(top);
 }
 
+/*
+ * A bind mount of a directory of the same file system below the tree (same
+ * st_dev): the removal must not go into it.  In a child with a mount
+ * namespace of its own, so that nothing is left mounted; skipped where no
+ * namespace can be had (not root, no user namespaces).
+ */
+static int rm_rf_bind_child(const char *top)
+{
+	char outside[4200];
+
+	if (unshare(CLONE_NEWNS) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		return 77;
+	snprintf(outside, sizeof(outside), "%s", at(top, "outside"));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(outside, at(top, "tree/bm"), NULL, MS_BIND, NULL) < 0)
+		return 77;
+	if (kmi_rm_rf(at(top, "tree")) != -EXDEV)
+		return 1;
+	return access(at(top, "outside/keep"), F_OK) == 0 ? 0 : 2;
+}
+
+static void test_rm_rf_bind_mount(void)
+{
+	char *top = kmi_tmp_template("kmodimg-test-rmbind");
+	int status = -1;
+	pid_t pid;
+
+	CHECK(mkdtemp(top) != NULL);
+	CHECK(mkdir(at(top, "outside"), 0755) == 0);
+	close(open(at(top, "outside/keep"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	CHECK(mkdir(at(top, "tree"), 0755) == 0);
+	CHECK(mkdir(at(top, "tree/bm"), 0755) == 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(rm_rf_bind_child(top));
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		fprintf(stderr, "  (bind mount case skipped: no mount namespace here)\n");
+	else
+		CHECK(WEXITSTATUS(status) == 0);
+	CHECK(access(at(top, "outside/keep"), F_OK) == 0);
+	CHECK(kmi_rm_rf(top) == 0);
+	free(top);
+}
+
 int main(void)
 {
 	RUN(test_superfast);
 	RUN(test_strmap);
 	RUN(test_buf);
 	RUN(test_rm_rf);
+	RUN(test_rm_rf_bind_mount);
 	CHECK_EXIT();
 }

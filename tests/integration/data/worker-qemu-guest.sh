@@ -242,37 +242,46 @@ if [ "${SHIM:-0}" != 1 ]; then
 	unload_all
 fi
 
-# term_mid_unload NAME HOW CMD...: runs CMD in the background with a
-# modprobe.d remove command for kmodimg_b that waits until we let it go,
-# and signals it while that command runs.  HOW `pod`: SIGTERM to CMD alone,
+# term_mid_unload NAME HOW CMD...: runs CMD with a modprobe.d remove command
+# for kmodimg_b that waits until we let it go, and signals it while that
+# command runs.  HOW `pod`: SIGTERM to CMD alone (run in the background),
 # as Kubernetes stops a container, so the signal lands between the removal
 # of kmodimg_b and the next one, whatever the guest's speed; `ctrl-c`:
-# SIGINT to CMD's process group (CMD started by setsid), as a terminal
-# sends it, so the remove command dies too.
+# SIGINT to CMD's process group, as a terminal sends it to its foreground
+# job, so the remove command dies too.  That CMD runs in the foreground
+# (setsid: its own group), the signalling from the background: a shell
+# starts background jobs with SIGINT ignored, and kmodimg leaves a signal
+# ignored at start ignored, as nohup wants.
+wait_rm_b() {
+	_n=0
+	while [ ! -e /run/rm-b ] && [ $_n -lt 600 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+}
 term_mid_unload() {
 	_name=$1
 	_how=$2
 	shift 2
-	[ "$_how" = pod ] || set -- setsid "$@"
 	rm -f /run/rm-b /run/rm-go
 	mkdir -p /etc/modprobe.d
 	echo 'remove kmodimg_b touch /run/rm-b; while [ ! -e /run/rm-go ]; do sleep 0.1; done; /sbin/rmmod $MODPROBE_MODULE' \
 		>/etc/modprobe.d/kmi-slow-rm.conf
-	"$@" >"/tmp/$_name.out" 2>"/tmp/$_name.err" &
-	_pid=$!
-	_n=0
-	while [ ! -e /run/rm-b ] && [ $_n -lt 600 ] && kill -0 $_pid 2>/dev/null; do
-		sleep 0.1
-		_n=$((_n + 1))
-	done
 	if [ "$_how" = pod ]; then
+		"$@" >"/tmp/$_name.out" 2>"/tmp/$_name.err" &
+		_pid=$!
+		wait_rm_b
 		kill -TERM $_pid
+		touch /run/rm-go
+		wait $_pid
+		RC=$?
 	else
-		kill -INT -- -$_pid
+		(wait_rm_b; kill -INT -- -"$(pidof kmodimg)"; touch /run/rm-go) &
+		_helper=$!
+		setsid "$@" >"/tmp/$_name.out" 2>"/tmp/$_name.err"
+		RC=$?
+		wait $_helper
 	fi
-	touch /run/rm-go
-	wait $_pid
-	RC=$?
 	rm -f /etc/modprobe.d/kmi-slow-rm.conf /run/rm-b /run/rm-go
 	sed 's/^/  ! /' "/tmp/$_name.err"
 }
@@ -305,6 +314,15 @@ if [ "${SHIM:-0}" != 1 ]; then
 	check_out "the stop" uint "interrupted by signal 2"
 	check_out "the stop" uint "while running the remove command of \`kmodimg_b\`; removed: kmodimg_c, crc8; still loaded: kmodimg_b, kmodimg_a"
 	unload_all
+	# As modprobe -r: the remove command of a dependency (crc8, in-tree) is
+	# not run; the dependency is removed plainly once unused.
+	echo 'remove crc8 touch /run/crc8-cmd' >/etc/modprobe.d/kmi-dep-rm.conf
+	run ul4 kmodimg load --firmware-path /var/lib/fw3 "$REF"
+	run ul5 kmodimg unload "$REF"
+	check_rc "unload with a remove command for a dependency" 0
+	check "the dependency's remove command did not run" [ ! -e /run/crc8-cmd ]
+	check_not_loaded $ALL
+	rm -f /etc/modprobe.d/kmi-dep-rm.conf /run/crc8-cmd
 fi
 
 # ------------------------------------------------------------- worker kmod
