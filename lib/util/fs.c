@@ -154,10 +154,12 @@ char *kmi_tmp_template(const char *name)
  */
 char *kmi_tmp_template_links(const char *name)
 {
+	const char *tmpdir = getenv("TMPDIR");
 	struct statfs sf;
 
-	if (getenv("TMPDIR") == NULL && statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
-	    access("/dev/shm", W_OK | X_OK) == 0)
+	/* TMPDIR counts as kmi_tmp_template() counts it: an absolute path */
+	if ((tmpdir == NULL || tmpdir[0] != '/') && statfs("/dev/shm", &sf) == 0 &&
+	    sf.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK | X_OK) == 0)
 		return xasprintf("/dev/shm/%s.XXXXXX", name);
 	return kmi_tmp_template(name);
 }
