@@ -95,11 +95,7 @@
 KMI_LAZYLIB_DEFINE(ARCHIVE_FUNCS, ARCHIVE_FUNCS_BY_HAND, "libarchive.so.13", "libarchive13", kmi_archive_load)
 
 /* Cleanup paths free NULL objects; that must not need the library. */
-void archive_entry_free(struct archive_entry *e)
-{
-	if (e != NULL && loaded())
-		fn.archive_entry_free(e);
-}
+KMI_LAZY_FREE(archive_entry_free, struct archive_entry *)
 
 int archive_read_free(struct archive *a)
 {

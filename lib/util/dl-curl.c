@@ -36,29 +36,10 @@
 KMI_LAZYLIB_DEFINE(CURL_FUNCS, CURL_FUNCS_BY_HAND, "libcurl.so.4", "libcurl4", kmi_curl_load)
 
 /* Cleanup paths free NULL objects; that must not need the library. */
-void curl_easy_cleanup(CURL *c)
-{
-	if (c != NULL && loaded())
-		fn.curl_easy_cleanup(c);
-}
-
-void curl_free(void *p)
-{
-	if (p != NULL && loaded())
-		fn.curl_free(p);
-}
-
-void curl_slist_free_all(struct curl_slist *l)
-{
-	if (l != NULL && loaded())
-		fn.curl_slist_free_all(l);
-}
-
-void curl_url_cleanup(CURLU *u)
-{
-	if (u != NULL && loaded())
-		fn.curl_url_cleanup(u);
-}
+KMI_LAZY_FREE(curl_easy_cleanup, CURL *)
+KMI_LAZY_FREE(curl_free, void *)
+KMI_LAZY_FREE(curl_slist_free_all, struct curl_slist *)
+KMI_LAZY_FREE(curl_url_cleanup, CURLU *)
 
 /*
  * The option's number says the type of its argument (curl.h: CURLOPTTYPE_*,

@@ -28,14 +28,5 @@
 KMI_LAZYLIB_DEFINE(DEFLATE_FUNCS, DEFLATE_FUNCS_BY_HAND, "libdeflate.so.0", "libdeflate0",
 		   kmi_deflate_load)
 
-void libdeflate_free_compressor(struct libdeflate_compressor *c)
-{
-	if (c != NULL && loaded())
-		fn.libdeflate_free_compressor(c);
-}
-
-void libdeflate_free_decompressor(struct libdeflate_decompressor *d)
-{
-	if (d != NULL && loaded())
-		fn.libdeflate_free_decompressor(d);
-}
+KMI_LAZY_FREE(libdeflate_free_compressor, struct libdeflate_compressor *)
+KMI_LAZY_FREE(libdeflate_free_decompressor, struct libdeflate_decompressor *)

@@ -33,20 +33,6 @@
 KMI_LAZYLIB_DEFINE(PCRE2_FUNCS, PCRE2_FUNCS_BY_HAND, "libpcre2-8.so.0", "libpcre2-8-0",
 		   kmi_pcre2_load)
 
-void pcre2_code_free_8(pcre2_code *c)
-{
-	if (c != NULL && loaded())
-		fn.pcre2_code_free_8(c);
-}
-
-void pcre2_match_context_free_8(pcre2_match_context *mc)
-{
-	if (mc != NULL && loaded())
-		fn.pcre2_match_context_free_8(mc);
-}
-
-void pcre2_match_data_free_8(pcre2_match_data *md)
-{
-	if (md != NULL && loaded())
-		fn.pcre2_match_data_free_8(md);
-}
+KMI_LAZY_FREE(pcre2_code_free_8, pcre2_code *)
+KMI_LAZY_FREE(pcre2_match_context_free_8, pcre2_match_context *)
+KMI_LAZY_FREE(pcre2_match_data_free_8, pcre2_match_data *)

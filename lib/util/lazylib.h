@@ -107,6 +107,18 @@ static inline void kmi_lazylib_nothing_after(void)
 	}                                                                                \
 	FUNCS(KMI_LAZY_FORWARD, KMI_LAZY_VFORWARD)
 
+/*
+ * KMI_LAZY_FREE(name, type): a by-hand `void name(type p)` that frees p
+ * without needing the library when p is NULL (cleanup paths free NULL
+ * objects, and must work where the library is missing).
+ */
+#define KMI_LAZY_FREE(name, type)                                                        \
+	void name(type p)                                                                \
+	{                                                                                \
+		if (p != NULL && loaded())                                               \
+			fn.name(p);                                                      \
+	}
+
 /* Opens the library now; the first call of any of its functions would, too. */
 int kmi_curl_load(struct kmi_error **err);
 int kmi_archive_load(struct kmi_error **err);
