@@ -91,6 +91,14 @@ static char *pool_take(struct kmi_upload_pool *p)
 	return loc;
 }
 
+/* Called by the threads that open sessions; the pool has room for every one asked for. */
+static void pool_put(struct kmi_upload_pool *p, char *loc)
+{
+	pthread_mutex_lock(&p->mu);
+	p->locs[p->n++] = loc;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void pool_free(struct kmi_upload_pool *p, struct kmi_registry *reg, const char *repo)
 {
 	if (p == NULL)
@@ -113,7 +121,6 @@ struct session_batch {
 static void open_session(void *ctx, size_t i, unsigned worker)
 {
 	struct session_batch *b = ctx;
-	struct kmi_upload_pool *p = b->ep->uploads;
 	char *loc;
 
 	if (atomic_load(&b->failed) ||
@@ -121,9 +128,7 @@ static void open_session(void *ctx, size_t i, unsigned worker)
 		atomic_store(&b->failed, true);
 		return;
 	}
-	pthread_mutex_lock(&p->mu);
-	p->locs[p->n++] = loc;
-	pthread_mutex_unlock(&p->mu);
+	pool_put(b->ep->uploads, loc);
 }
 
 /*
@@ -133,7 +138,6 @@ static void open_session(void *ctx, size_t i, unsigned worker)
 static void first_session(void *ctx, size_t i, unsigned worker)
 {
 	struct session_batch *b = ctx;
-	struct kmi_upload_pool *p = b->ep->uploads;
 	char *loc = NULL;
 
 	if (kmi_registry_connect_upload(b->regs[i], b->ep->repo, i == 0, &loc, NULL) < 0) {
@@ -141,11 +145,8 @@ static void first_session(void *ctx, size_t i, unsigned worker)
 			atomic_store(&b->failed, true);
 		return;
 	}
-	if (loc == NULL)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->locs[p->n++] = loc;
-	pthread_mutex_unlock(&p->mu);
+	if (loc != NULL)
+		pool_put(b->ep->uploads, loc);
 }
 
 void kmi_endpoint_prepare_push(struct kmi_endpoint *ep, unsigned n)

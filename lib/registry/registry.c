@@ -662,6 +662,16 @@ static char *next_location(const char *current, const struct kmi_http_resp *resp
 }
 
 /* POST .../blobs/uploads/: *loc receives the session's absolute URL. */
+/* The upload session a POST's 202 answer names. */
+static int session_location(const char *url, const struct kmi_http_resp *resp, char **loc,
+			    struct kmi_error **err)
+{
+	if ((*loc = next_location(url, resp)) == NULL)
+		return kmi_error_set(err, KMI_EPROTO, "POST %s: unusable upload Location `%s`", url,
+				     resp->location ? resp->location : "");
+	return 0;
+}
+
 static int start_upload(struct kmi_registry *r, const char *repo, const char *scope, char **loc,
 			struct kmi_error **err)
 {
@@ -673,9 +683,8 @@ static int start_upload(struct kmi_registry *r, const char *repo, const char *sc
 	*loc = NULL;
 	if (rc == 0 && resp.status != 202)
 		rc = kmi_http_status_error(&req, &resp, err);
-	if (rc == 0 && (*loc = next_location(url, &resp)) == NULL)
-		rc = kmi_error_set(err, KMI_EPROTO, "POST %s: unusable upload Location `%s`", url,
-				   resp.location ? resp.location : "");
+	if (rc == 0)
+		rc = session_location(url, &resp, loc, err);
 	kmi_http_resp_free(&resp);
 	return rc;
 }
@@ -745,9 +754,7 @@ static int probe_upload(struct kmi_registry *r, const char *repo, const char *sc
 		kmi_http_resp_free(&resp);
 		return start_upload(r, repo, scope, loc, err);
 	}
-	if ((*loc = next_location(url, &resp)) == NULL)
-		rc = kmi_error_set(err, KMI_EPROTO, "POST %s: unusable upload Location `%s`", url,
-				   resp.location ? resp.location : "");
+	rc = session_location(url, &resp, loc, err);
 	kmi_http_resp_free(&resp);
 	return rc;
 }

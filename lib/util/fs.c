@@ -138,13 +138,19 @@ int kmi_list_dir(int fd, struct kmi_buf *names)
 	return n;
 }
 
-char *kmi_tmp_template(const char *name)
+/* TMPDIR when it names an absolute path, else NULL. */
+static const char *tmpdir_env(void)
 {
 	const char *dir = getenv("TMPDIR");
 
-	if (dir == NULL || dir[0] != '/')
-		dir = "/tmp";
-	return xasprintf("%s/%s.XXXXXX", dir, name);
+	return dir != NULL && dir[0] == '/' ? dir : NULL;
+}
+
+char *kmi_tmp_template(const char *name)
+{
+	const char *dir = tmpdir_env();
+
+	return xasprintf("%s/%s.XXXXXX", dir ? dir : "/tmp", name);
 }
 
 /*
@@ -154,11 +160,9 @@ char *kmi_tmp_template(const char *name)
  */
 char *kmi_tmp_template_links(const char *name)
 {
-	const char *tmpdir = getenv("TMPDIR");
 	struct statfs sf;
 
-	/* TMPDIR counts as kmi_tmp_template() counts it: an absolute path */
-	if ((tmpdir == NULL || tmpdir[0] != '/') && statfs("/dev/shm", &sf) == 0 &&
+	if (tmpdir_env() == NULL && statfs("/dev/shm", &sf) == 0 &&
 	    sf.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK | X_OK) == 0)
 		return xasprintf("/dev/shm/%s.XXXXXX", name);
 	return kmi_tmp_template(name);
